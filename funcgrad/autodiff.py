@@ -1,0 +1,291 @@
+"""Reverse mode: vjp, grad and value_and_grad.
+
+Under `vjp`, each primitive is computed at once (so Python control flow on values works)
+and appended to a tape together with its inputs. The backward pass walks the tape in
+reverse, calling each primitive's VJP rules. The rules are written with funcgrad
+operations, so when the inputs are themselves traced (grad of grad, make_graph of grad)
+the backward pass is traced as well. Nested vjps keep their perturbations apart because
+each tracer belongs to exactly one trace (level).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+from typing_extensions import ParamSpec
+
+from funcgrad import tree
+from funcgrad.core import (Primitive, ShapedArray, Trace, Tracer, aval_of, bind, new_trace,
+                           short_dtype)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class VJPTracer(Tracer):
+    """A value under vjp: its primal value and how it was computed (one tape entry)."""
+
+    __slots__ = ("primal", "prim", "params", "args", "parents", "ct")
+
+    def __init__(self, trace: VJPTrace, primal: Any, prim: Primitive | None,
+                 params: dict[str, Any], args: tuple[Any, ...],
+                 parents: tuple[tuple[int, VJPTracer], ...]) -> None:
+        self._trace = trace
+        self.primal = primal
+        self.prim = prim
+        self.params = params
+        self.args = args  # the primal inputs, which the VJP rules read
+        self.parents = parents  # (argument position, tracer) for inputs that need gradients
+        self.ct: Any = None  # accumulated cotangent during the backward pass
+
+    @property
+    def aval(self) -> ShapedArray:
+        p = self.primal
+        return p.aval if isinstance(p, Tracer) else ShapedArray(p.shape, p.dtype)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.primal.shape  # type: ignore[no-any-return]
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.primal.dtype  # type: ignore[no-any-return]
+
+
+def _differentiable(dtype: np.dtype[Any]) -> bool:
+    return dtype.kind in "fc"
+
+
+class VJPTrace(Trace):
+    """Computes each primitive and records it on a tape for the backward pass."""
+
+    name = "grad"
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.tape: list[VJPTracer] = []
+
+    def new_input(self, x: Any) -> VJPTracer:
+        """A tracer for an input to differentiate with respect to."""
+        return VJPTracer(self, x, None, {}, (), ())
+
+    def concrete(self, tracer: Tracer) -> np.ndarray[Any, Any] | None:
+        primal = tracer.primal  # type: ignore[attr-defined]
+        if isinstance(primal, Tracer):
+            return primal._trace.concrete(primal)
+        return np.asarray(primal)
+
+    def process(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        primals = tuple(a.primal if type(a) is VJPTracer and a._trace is self else a
+                        for a in args)
+        out = bind(prim, *primals, **params)
+        if not _differentiable(out.dtype):
+            return out  # comparisons, argmax, integer arithmetic: nothing to differentiate
+        parents = tuple((i, a) for i, a in enumerate(args)
+                        if type(a) is VJPTracer and a._trace is self
+                        and prim.vjp_rule(i) is not None)
+        if not parents:
+            return out  # e.g. stop_gradient
+        tracer = VJPTracer(self, out, prim, params, primals, parents)
+        self.tape.append(tracer)
+        return tracer
+
+    def backward(self, outputs: Sequence[tuple[VJPTracer, Any]], inputs: Sequence[Any],
+                 keep_tape: bool) -> list[Any]:
+        """Propagate output cotangents back along the tape; returns the inputs' cotangents.
+
+        With keep_tape=False the tape is consumed, so each entry's residuals are freed as
+        soon as its rules have run.
+        """
+        for t, ct in outputs:
+            t.ct = ct if t.ct is None else t.ct + ct
+        tape = self.tape if keep_tape else self.tape[:]
+        if not keep_tape:
+            self.tape = []
+        try:
+            for i in range(len(tape) - 1, -1, -1):
+                node = tape[i]
+                if not keep_tape:
+                    tape.pop()
+                ct = node.ct
+                if ct is None:
+                    continue
+                node.ct = None
+                prim = node.prim
+                assert prim is not None
+                for argnum, parent in node.parents:
+                    rule = prim.vjp_rule(argnum)
+                    assert rule is not None
+                    c = rule(ct, node.primal, *node.args, **node.params)
+                    if c is None:
+                        continue
+                    if c.shape != parent.shape or c.dtype != parent.dtype:
+                        raise TypeError(
+                            f"the VJP rule of '{prim.name}' for argument {argnum} returned a "
+                            f"cotangent {short_dtype(c.dtype)}{list(c.shape)}, but the "
+                            f"argument is {short_dtype(parent.dtype)}{list(parent.shape)}"
+                        )
+                    parent.ct = c if parent.ct is None else parent.ct + c
+                del node, ct
+            results = []
+            for x in inputs:
+                if type(x) is VJPTracer and x._trace is self:
+                    results.append(x.ct if x.ct is not None else np.zeros(x.shape, x.dtype))
+                else:
+                    results.append(np.zeros(aval_of(x).shape, aval_of(x).dtype))
+            return results
+        finally:
+            for x in inputs:
+                if type(x) is VJPTracer:
+                    x.ct = None
+            for t, _ in outputs:
+                t.ct = None
+
+
+def _unwrap(trace: VJPTrace, x: Any) -> Any:
+    """The primal of this trace's tracer; other values pass unchanged."""
+    return x.primal if type(x) is VJPTracer and x._trace is trace else x
+
+
+def _split_aux(out: Any, fname: str) -> tuple[Any, Any]:
+    if not (isinstance(out, tuple) and len(out) == 2):
+        kind = f"a tuple of length {len(out)}" if isinstance(out, tuple) else type(out).__name__
+        raise TypeError(
+            f"with has_aux=True, {fname} must return a pair (output, aux), but it returned "
+            f"{kind}"
+        )
+    return out
+
+
+def _fname(f: Callable[..., Any]) -> str:
+    return getattr(f, "__name__", repr(f))
+
+
+def vjp(f: Callable[..., Any], *primals: Any,
+        has_aux: bool = False) -> Any:
+    """Return (f(*primals), vjp_fn) (and aux if has_aux): vjp_fn maps output cotangents to input cotangents."""
+    out, aux, pullback = _vjp(f, primals, {}, range(len(primals)), has_aux, keep_tape=True)
+    if has_aux:
+        return out, pullback, aux
+    return out, pullback
+
+
+def _vjp(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
+         argnums: Sequence[int], has_aux: bool, keep_tape: bool
+         ) -> tuple[Any, Any, Callable[[Any], tuple[Any, ...]]]:
+    """Trace f with the arguments at `argnums` differentiable; the shared core of vjp and grad."""
+    diff_args = [args[i] for i in argnums]
+    leaves, in_tree = tree.flatten(diff_args)
+    with new_trace(VJPTrace) as trace:
+        inputs = [trace.new_input(x if isinstance(x, Tracer) else np.asarray(x))
+                  if _differentiable(aval_of(x).dtype) else x for x in leaves]
+        diff_trees = tree.unflatten(in_tree, inputs)
+        call_args = list(args)
+        for i, t in zip(argnums, diff_trees):
+            call_args[i] = t
+        out = f(*call_args, **kwargs)
+        aux = None
+        if has_aux:
+            out, aux = _split_aux(out, _fname(f))
+            aux = tree.map(lambda x: _unwrap(trace, x), aux)
+        out_leaves, out_tree = tree.flatten(out)
+    out_primals = [_unwrap(trace, x) for x in out_leaves]
+
+    def pullback(cotangent: Any) -> tuple[Any, ...]:
+        ct_leaves, ct_tree = tree.flatten(cotangent)
+        if ct_tree != out_tree:
+            raise ValueError(
+                f"vjp function of {_fname(f)}: the cotangent must have the structure of the "
+                f"output, {out_tree}, but has {ct_tree}"
+            )
+        outputs = []
+        for i, (o, c) in enumerate(zip(out_primals, ct_leaves)):
+            (c_shape, c_dtype), (o_shape, o_dtype) = aval_of(c), aval_of(o)
+            if c_shape != o_shape or c_dtype != o_dtype:
+                raise ValueError(
+                    f"vjp function of {_fname(f)}: cotangent {i} is "
+                    f"{short_dtype(c_dtype)}{list(c_shape)} but the output it belongs to is "
+                    f"{short_dtype(o_dtype)}{list(o_shape)}; they must match"
+                )
+            t = out_leaves[i]
+            if type(t) is VJPTracer and t._trace is trace:
+                outputs.append((t, c))
+        grads = trace.backward(outputs, inputs, keep_tape)
+        return tuple(tree.unflatten(in_tree, grads))
+
+    return tree.unflatten(out_tree, out_primals), aux, pullback
+
+
+def _check_argnums(argnums: int | Sequence[int], nargs: int, fname: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for n in nums:
+        if not -nargs <= n < nargs:
+            raise ValueError(
+                f"argnums={argnums!r} asks for argument {n} of {fname}, but it was called with "
+                f"{nargs} positional argument{'s' if nargs != 1 else ''}"
+            )
+    return tuple(n % nargs for n in nums)
+
+
+def _check_float_args(args: Sequence[Any], argnums: Sequence[int], fname: str) -> None:
+    for n in argnums:
+        for leaf in tree.leaves(args[n]):
+            dtype = aval_of(leaf).dtype
+            if not _differentiable(dtype):
+                raise TypeError(
+                    f"grad of {fname} with respect to argument {n} (argnums): it has dtype "
+                    f"{dtype.name}, but gradients need floating-point inputs. Pass a float "
+                    f"array (e.g. x.astype(float)), or leave the argument out of argnums."
+                )
+
+
+def _check_scalar(out: Any, fname: str, has_aux: bool) -> None:
+    if isinstance(out, (tuple, list)) and not has_aux:
+        raise TypeError(
+            f"grad of {fname}: the function must return a scalar, but it returned a "
+            f"{type(out).__name__} of {len(out)} values. If the extra values are auxiliary "
+            "data, use grad(..., has_aux=True) and return (loss, aux)."
+        )
+    shape, dtype = aval_of(out)
+    if shape != ():
+        raise TypeError(
+            f"grad of {fname}: the function must return a scalar, but the output has shape "
+            f"{shape}. Reduce it (e.g. .sum() or .mean()), or use vjp or jacrev for "
+            "non-scalar outputs."
+        )
+    if not _differentiable(dtype):
+        raise TypeError(f"grad of {fname}: the output has dtype {dtype.name}; it must be float")
+
+
+def value_and_grad(f: Callable[P, Any], argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False) -> Callable[P, tuple[Any, Any]]:
+    """Return a function computing (f(*args), gradient of f) ((value, aux), grad with has_aux)."""
+    fname = _fname(f)
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args: P.args, **kwargs: P.kwargs) -> tuple[Any, Any]:
+        nums = _check_argnums(argnums, len(args), fname)
+        _check_float_args(args, nums, fname)
+        out, aux, pullback = _vjp(f, args, kwargs, nums, has_aux, keep_tape=False)
+        _check_scalar(out, fname, has_aux)
+        grads = pullback(np.ones((), aval_of(out).dtype))
+        g = grads[0] if isinstance(argnums, int) else grads
+        return ((out, aux) if has_aux else out), g
+
+    return value_and_grad_f
+
+
+def grad(f: Callable[P, Any], argnums: int | Sequence[int] = 0,
+         has_aux: bool = False) -> Callable[P, Any]:
+    """Return a function computing the gradient of scalar-valued f (and aux with has_aux)."""
+    vg = value_and_grad(f, argnums, has_aux)
+
+    @functools.wraps(f)
+    def grad_f(*args: P.args, **kwargs: P.kwargs) -> Any:
+        value, g = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    return grad_f

@@ -1,0 +1,227 @@
+"""The expression graph: variables, equations, graphs; building one by tracing, running it.
+
+`make_graph(f)(*args)` traces `f` with abstract values (shapes and dtypes, no numbers) and
+records every primitive applied as an equation. The graph prints one equation per line:
+
+    c:f32[3] = tanh b
+    d:f32[] = reduce_sum[axes=(0,)] c
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, Generic
+
+import numpy as np
+from typing_extensions import ParamSpec
+
+from funcgrad import tree
+from funcgrad.core import Primitive, ShapedArray, Trace, Tracer, aval_of, bind, new_trace
+
+P = ParamSpec("P")
+
+
+class Var:
+    """A variable of a graph: an input, a constant or an equation's output."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray) -> None:
+        self.aval = aval
+
+
+class Literal:
+    """A scalar constant written into an equation in place of a variable."""
+
+    __slots__ = ("value", "aval")
+
+    def __init__(self, value: np.ndarray[Any, Any]) -> None:
+        self.value = value
+        self.aval = ShapedArray(value.shape, value.dtype)
+
+    def __str__(self) -> str:
+        return f"{self.value.item()!r}:{self.aval}"
+
+
+Atom = Var | Literal
+
+
+class Eqn:
+    """One primitive application: `out = prim[params] inputs`."""
+
+    __slots__ = ("prim", "inputs", "params", "out")
+
+    def __init__(self, prim: Primitive, inputs: tuple[Atom, ...], params: dict[str, Any],
+                 out: Var) -> None:
+        self.prim = prim
+        self.inputs = inputs
+        self.params = params
+        self.out = out
+
+
+def _format_param(value: Any) -> str:
+    if isinstance(value, np.dtype):
+        return str(value.name)
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return str(np.dtype(value).name)
+    return repr(value)
+
+
+class Graph(Generic[P]):
+    """A traced function: inputs, constants, equations and outputs, each typed.
+
+    Calling the graph evaluates it on new inputs of the same shapes and dtypes (under any
+    active transformation), with the same pytree structure as the traced call.
+    """
+
+    def __init__(self, invars: list[Var], constvars: list[Var], consts: list[Any],
+                 eqns: list[Eqn], outvars: list[Atom], in_tree: tree.TreeDef,
+                 out_tree: tree.TreeDef) -> None:
+        self.invars = invars
+        self.constvars = constvars
+        self.consts = consts
+        self.eqns = eqns
+        self.outvars = outvars
+        self.in_tree = in_tree
+        self.out_tree = out_tree
+
+    def evaluate(self, flat_args: Sequence[Any]) -> list[Any]:
+        """Run the equations on a flat list of inputs; returns the flat outputs."""
+        env: dict[Var, Any] = dict(zip(self.constvars, self.consts))
+        env.update(zip(self.invars, flat_args))
+
+        def read(atom: Atom) -> Any:
+            return atom.value if isinstance(atom, Literal) else env[atom]
+
+        for eqn in self.eqns:
+            env[eqn.out] = bind(eqn.prim, *map(read, eqn.inputs), **eqn.params)
+        return [read(v) for v in self.outvars]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
+        if kwargs:
+            raise TypeError("a Graph takes its inputs positionally, as the traced call did")
+        leaves, in_tree = tree.flatten(args)
+        if in_tree != self.in_tree:
+            raise ValueError(f"graph inputs: expected the structure {self.in_tree}, got {in_tree}")
+        for i, (var, x) in enumerate(zip(self.invars, leaves)):
+            aval = aval_of(x)
+            if aval != var.aval:
+                raise ValueError(f"graph input {i}: expected {var.aval}, got {aval}")
+        return tree.unflatten(self.out_tree, self.evaluate(leaves))
+
+    def __str__(self) -> str:
+        names: dict[Var, str] = {}
+
+        def name(atom: Atom) -> str:
+            if isinstance(atom, Literal):
+                return str(atom)
+            if atom not in names:
+                names[atom] = _var_name(len(names))
+            return names[atom]
+
+        def decl(var: Var) -> str:
+            return f"{name(var)}:{var.aval}"
+
+        lines = [f"graph({', '.join(map(decl, self.invars))}) {{"]
+        if self.constvars:
+            lines.append(f"  consts {', '.join(map(decl, self.constvars))}")
+        for eqn in self.eqns:
+            params = ""
+            if eqn.params:
+                params = "[" + ", ".join(f"{k}={_format_param(v)}"
+                                         for k, v in eqn.params.items()) + "]"
+            args = " ".join(map(name, eqn.inputs))
+            lines.append(f"  {decl(eqn.out)} = {eqn.prim.name}{params} {args}".rstrip())
+        lines.append(f"  return {', '.join(map(name, self.outvars))}")
+        lines.append("}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _var_name(i: int) -> str:
+    """a, b, ..., z, ba, bb, ...: short names in order of first appearance."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    out = letters[i % 26]
+    i //= 26
+    while i:
+        out = letters[i % 26] + out
+        i //= 26
+    return out
+
+
+class GraphTracer(Tracer):
+    """A value under make_graph: a variable of the graph being built."""
+
+    __slots__ = ("graph_var",)
+
+    def __init__(self, trace: GraphTrace, var: Var) -> None:
+        self._trace = trace
+        self.graph_var = var
+
+    @property
+    def aval(self) -> ShapedArray:
+        return self.graph_var.aval
+
+
+class GraphTrace(Trace):
+    """Records each primitive as an equation instead of computing it."""
+
+    name = "make_graph"
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.eqns: list[Eqn] = []
+        self.constvars: list[Var] = []
+        self.consts: list[Any] = []
+        self._const_ids: dict[int, Var] = {}
+
+    def new_input(self, aval: ShapedArray) -> GraphTracer:
+        """A tracer for one input of the graph."""
+        return GraphTracer(self, Var(aval))
+
+    def atom(self, x: Any) -> Atom:
+        """The graph's name for `x`: its variable, a literal scalar, or a captured constant."""
+        if isinstance(x, GraphTracer) and x._trace is self:
+            return x.graph_var
+        if not isinstance(x, Tracer) and np.ndim(x) == 0:
+            return Literal(np.asarray(x))
+        # Arrays, and values of outer transformations, enter the graph as constants; the
+        # same object captured twice is one constant.
+        var = self._const_ids.get(id(x))
+        if var is None:
+            var = self._const_ids[id(x)] = Var(aval_of(x))
+            self.constvars.append(var)
+            self.consts.append(x)
+        return var
+
+    def process(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        inputs = tuple(self.atom(x) for x in args)
+        out = Var(prim.shape_rule(*(a.aval for a in inputs), **params))
+        self.eqns.append(Eqn(prim, inputs, params, out))
+        return GraphTracer(self, out)
+
+
+def trace_to_graph(f: Callable[..., Any], args: Sequence[Any],
+                   kwargs: dict[str, Any] | None = None) -> Graph[Any]:
+    """Trace f(*args, **kwargs) with abstract inputs into a Graph (kwargs are constants)."""
+    leaves, in_tree = tree.flatten(tuple(args))
+    with new_trace(GraphTrace) as trace:
+        tracers = [trace.new_input(aval_of(x)) for x in leaves]
+        out = f(*tree.unflatten(in_tree, tracers), **(kwargs or {}))
+        out_leaves, out_tree = tree.flatten(out)
+        outvars = [trace.atom(x) for x in out_leaves]
+    invars = [t.graph_var for t in tracers]
+    return Graph(invars, trace.constvars, trace.consts, trace.eqns, outvars, in_tree, out_tree)
+
+
+def make_graph(f: Callable[P, Any]) -> Callable[P, Graph[P]]:
+    """Return a function that traces `f` on example arguments and returns its Graph."""
+
+    @functools.wraps(f)
+    def traced(*args: P.args, **kwargs: P.kwargs) -> Graph[P]:
+        return trace_to_graph(f, args, kwargs)
+
+    return traced

@@ -1,0 +1,412 @@
+"""The primitives: each declared once, with its numpy implementation, shape rule and VJP rules.
+
+Primitives are exact: they take operands of the shapes and dtypes they expect (equal
+shapes for elementwise operations; a scalar constant is the one operand allowed to differ)
+and never broadcast or promote. `funcgrad.numpy` does broadcasting and promotion as
+explicit operations before binding them, so no rule here has to undo a broadcast.
+
+A VJP rule reads `rule(g, out, *args, **params)`: the output cotangent, the primal output,
+the primal inputs and the parameters; it returns the cotangent of one argument. Rules are
+written with funcgrad.numpy and operators, so they are differentiable themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from funcgrad import numpy as fnp
+from funcgrad.core import Primitive, Rule, ShapedArray, ShapeError, user_location
+
+Aval = Any  # anything with .shape and .dtype: ShapedArray, numpy array, tracer
+
+
+# ---------------------------------------------------------------------------- shape rules
+
+
+def _describe(*avals: Aval) -> str:
+    return " and ".join(str(ShapedArray(a.shape, np.dtype(a.dtype))) for a in avals)
+
+
+def _common_shape(avals: tuple[Aval, ...]) -> tuple[int, ...]:
+    shape: tuple[int, ...] = ()
+    for a in avals:
+        if a.shape != shape and a.shape != ():
+            if shape != ():
+                raise ShapeError(f"elementwise operands of different shapes: {_describe(*avals)}")
+            shape = a.shape
+    return shape
+
+
+def elementwise_shape(*avals: Aval, **params: Any) -> ShapedArray:
+    """Operands of one shape (or constant scalars) and one dtype; the result has both."""
+    dtype = avals[0].dtype
+    if any(a.dtype != dtype for a in avals):
+        raise TypeError(f"elementwise operands of different dtypes: {_describe(*avals)}")
+    return ShapedArray(_common_shape(avals), np.dtype(dtype))
+
+
+def _compare_shape(x: Aval, y: Aval) -> ShapedArray:
+    return ShapedArray(elementwise_shape(x, y).shape, np.dtype(np.bool_))
+
+
+def _select_shape(c: Aval, x: Aval, y: Aval) -> ShapedArray:
+    if c.dtype != np.bool_:
+        raise TypeError(f"select: the condition must be bool, got {_describe(c)}")
+    return ShapedArray(_common_shape((c, x, y)), elementwise_shape(x, y).dtype)
+
+
+@cache
+def reduced_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """The dtype numpy's sum gives for `dtype` (bool and small ints widen)."""
+    widened: np.dtype[Any] = np.add.reduce(np.zeros(1, dtype)).dtype
+    return widened
+
+
+def _reduce_shape(x: Aval, *, axes: tuple[int, ...], widen: bool = False) -> ShapedArray:
+    shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    return ShapedArray(shape, reduced_dtype(np.dtype(x.dtype)) if widen else np.dtype(x.dtype))
+
+
+# ---------------------------------------------------------------------------- elementwise
+
+
+def unary(name: str, impl: Callable[..., Any], vjp: Rule | None) -> Primitive:
+    """An elementwise primitive of one operand."""
+    return Primitive(name, impl, elementwise_shape, (vjp,))
+
+
+def binary(name: str, impl: Callable[..., Any], vjp_x: Rule | None,
+           vjp_y: Rule | None) -> Primitive:
+    """An elementwise primitive of two operands."""
+    return Primitive(name, impl, elementwise_shape, (vjp_x, vjp_y))
+
+
+def compare(name: str, impl: Callable[..., Any]) -> Primitive:
+    """A comparison: bool output, so no gradient."""
+    return Primitive(name, impl, _compare_shape, ())
+
+
+def _stable_logistic(x: Any) -> Any:
+    return np.exp(-np.logaddexp(0, -x))
+
+
+def _integer_pow(x: Any, *, y: int) -> Any:
+    return x * x if y == 2 else np.power(x, y)
+
+
+def _safe_log(x: Any) -> Any:
+    # d/dy x**y at x == 0 is 0 for y > 0 (not nan from 0 * log 0), as in JAX
+    return fnp.log(fnp.where(x == 0, fnp.ones_like(x), x))
+
+
+neg_p = unary("neg", np.negative, lambda g, out, x: -g)
+exp_p = unary("exp", np.exp, lambda g, out, x: g * out)
+log_p = unary("log", np.log, lambda g, out, x: g / x)
+log1p_p = unary("log1p", np.log1p, lambda g, out, x: g / (x + 1))
+expm1_p = unary("expm1", np.expm1, lambda g, out, x: g * (out + 1))
+sin_p = unary("sin", np.sin, lambda g, out, x: g * fnp.cos(x))
+cos_p = unary("cos", np.cos, lambda g, out, x: -g * fnp.sin(x))
+tan_p = unary("tan", np.tan, lambda g, out, x: g * (out * out + 1))
+tanh_p = unary("tanh", np.tanh, lambda g, out, x: g * (1 - out * out))
+logistic_p = unary("logistic", _stable_logistic, lambda g, out, x: g * out * (1 - out))
+sqrt_p = unary("sqrt", np.sqrt, lambda g, out, x: g / (out * 2))
+abs_p = unary("abs", np.abs, lambda g, out, x: g * fnp.sign(x))  # abs'(0) = sign(0) = 0
+sign_p = unary("sign", np.sign, None)
+stop_gradient_p = unary("stop_gradient", lambda x: x, None)
+integer_pow_p = unary("integer_pow", _integer_pow,
+                      lambda g, out, x, *, y: g * (y * fnp.power(x, y - 1)) if y else None)
+
+add_p = binary("add", np.add, lambda g, out, x, y: g, lambda g, out, x, y: g)
+sub_p = binary("sub", np.subtract, lambda g, out, x, y: g, lambda g, out, x, y: -g)
+mul_p = binary("mul", np.multiply, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)
+div_p = binary("div", np.divide, lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y)
+pow_p = binary("pow", np.power,
+               lambda g, out, x, y: g * y * fnp.power(x, y - 1),
+               lambda g, out, x, y: g * out * _safe_log(x))
+
+
+def _max_rule(g: Any, x: Any, y: Any) -> Any:
+    # Ties split the gradient evenly between the two operands (as JAX does).
+    return fnp.where(x > y, g, fnp.where(x == y, g * 0.5, fnp.zeros_like(g)))
+
+
+max_p = binary("max", np.maximum,
+               lambda g, out, x, y: _max_rule(g, x, y), lambda g, out, x, y: _max_rule(g, y, x))
+min_p = binary("min", np.minimum,
+               lambda g, out, x, y: _max_rule(g, y, x), lambda g, out, x, y: _max_rule(g, x, y))
+
+lt_p: Primitive = compare("lt", np.less)
+le_p: Primitive = compare("le", np.less_equal)
+gt_p: Primitive = compare("gt", np.greater)
+ge_p: Primitive = compare("ge", np.greater_equal)
+eq_p: Primitive = compare("eq", np.equal)
+ne_p: Primitive = compare("ne", np.not_equal)
+and_p: Primitive = compare("and", np.logical_and)
+or_p: Primitive = compare("or", np.logical_or)
+not_p = Primitive("not", np.logical_not, lambda x: _compare_shape(x, x), ())
+
+select_p = Primitive(
+    "select", np.where, _select_shape,
+    (None,
+     lambda g, out, c, x, y: fnp.where(c, g, fnp.zeros_like(g)),
+     lambda g, out, c, x, y: fnp.where(c, fnp.zeros_like(g), g)),
+)
+
+
+def _convert_rule(g: Any, out: Any, x: Any, *, dtype: np.dtype[Any]) -> Any:
+    return fnp.astype(g, x.dtype) if x.dtype.kind in "fc" else None
+
+
+convert_p = Primitive(
+    "convert_element_type", lambda x, *, dtype: np.asarray(x).astype(dtype),
+    lambda x, *, dtype: ShapedArray(x.shape, np.dtype(dtype)), (_convert_rule,))
+
+
+# ---------------------------------------------------------------------------- reductions
+
+
+def expand_reduced(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
+    """Broadcast a reduction's result (or cotangent) back to the reduced operand's shape."""
+    kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return fnp.broadcast_to(fnp.reshape(g, kept), shape)
+
+
+def _extremum_rule(g: Any, out: Any, x: Any, *, axes: tuple[int, ...]) -> Any:
+    # Ties share the gradient equally among all maximal elements.
+    at_max = fnp.astype(x == expand_reduced(out, x.shape, axes), x.dtype)
+    count = fnp.sum(at_max, axis=axes)
+    return expand_reduced(g / count, x.shape, axes) * at_max
+
+
+def _prod_rule(g: Any, out: Any, x: Any, *, axes: tuple[int, ...]) -> Any:
+    # d prod / d x_i = product of the others, computed without dividing (exact at zeros):
+    # move the reduced axes last, flatten them to n, and multiply along a (n, n) copy whose
+    # diagonal is 1.
+    kept = [i for i in range(x.ndim) if i not in axes]
+    kept_shape = tuple(x.shape[i] for i in kept)
+    n = int(np.prod([x.shape[i] for i in axes], dtype=np.int64))
+    xt = fnp.reshape(fnp.transpose(x, (*kept, *axes)), (*kept_shape, 1, n))
+    square = fnp.broadcast_to(xt, (*kept_shape, n, n))
+    others = fnp.prod(fnp.where(np.eye(n, dtype=bool), fnp.ones_like(square), square), axis=-1)
+    gt = others * fnp.reshape(g, (*kept_shape, 1))
+    perm = (*kept, *axes)
+    gx = fnp.reshape(gt, (*kept_shape, *(x.shape[i] for i in axes)))
+    return fnp.transpose(gx, tuple(np.argsort(perm)))
+
+
+reduce_sum_p = Primitive(
+    "reduce_sum", lambda x, *, axes: np.sum(x, axis=axes),
+    lambda x, *, axes: _reduce_shape(x, axes=axes, widen=True),
+    (lambda g, out, x, *, axes: expand_reduced(g, x.shape, axes),))
+reduce_max_p = Primitive("reduce_max", lambda x, *, axes: np.max(x, axis=axes), _reduce_shape,
+                         (_extremum_rule,))
+reduce_min_p = Primitive("reduce_min", lambda x, *, axes: np.min(x, axis=axes), _reduce_shape,
+                         (_extremum_rule,))
+reduce_prod_p = Primitive(
+    "reduce_prod", lambda x, *, axes: np.prod(x, axis=axes),
+    lambda x, *, axes: _reduce_shape(x, axes=axes, widen=True), (_prod_rule,))
+
+
+def _arg_shape(x: Aval, *, axis: int) -> ShapedArray:
+    return ShapedArray(tuple(d for i, d in enumerate(x.shape) if i != axis), np.dtype(np.intp))
+
+
+argmax_p = Primitive("argmax", lambda x, *, axis: np.argmax(x, axis=axis), _arg_shape, ())
+argmin_p = Primitive("argmin", lambda x, *, axis: np.argmin(x, axis=axis), _arg_shape, ())
+
+
+# ---------------------------------------------------------------------------- shapes
+
+
+def _unbroadcast_rule(g: Any, out: Any, x: Any, *, shape: tuple[int, ...]) -> Any:
+    # The one place where broadcasting is undone: sum over the added and stretched axes.
+    lead = len(shape) - x.ndim
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(x.shape) if d == 1 and shape[lead + i] != 1)
+    return fnp.reshape(fnp.sum(g, axis=axes), x.shape) if axes else fnp.reshape(g, x.shape)
+
+
+reshape_p = Primitive(
+    "reshape", lambda x, *, shape: np.reshape(x, shape),
+    lambda x, *, shape: ShapedArray(shape, np.dtype(x.dtype)),
+    (lambda g, out, x, *, shape: fnp.reshape(g, x.shape),))
+transpose_p = Primitive(
+    "transpose", lambda x, *, perm: np.transpose(x, perm),
+    lambda x, *, perm: ShapedArray(tuple(x.shape[p] for p in perm), np.dtype(x.dtype)),
+    (lambda g, out, x, *, perm: fnp.transpose(g, tuple(np.argsort(perm))),))
+broadcast_to_p = Primitive(
+    "broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
+    lambda x, *, shape: ShapedArray(shape, np.dtype(x.dtype)), (_unbroadcast_rule,))
+
+
+class SliceKey(NamedTuple):
+    """A slice inside an index key (slices themselves are not hashable)."""
+
+    start: int | None
+    stop: int | None
+    step: int | None
+
+    def __repr__(self) -> str:
+        s = f"{'' if self.start is None else self.start}:{'' if self.stop is None else self.stop}"
+        return s if self.step is None else f"{s}:{self.step}"
+
+
+class ArrayKey(NamedTuple):
+    """The position in an index key of the k-th integer index array operand."""
+
+    k: int
+
+    def __repr__(self) -> str:
+        return f"#{self.k}"
+
+
+class IndexKey(tuple):  # type: ignore[type-arg]
+    """An index expression with its arrays taken out: ints, SliceKeys, None, ..., ArrayKeys."""
+
+    def __repr__(self) -> str:
+        return "[" + ", ".join("..." if k is Ellipsis else repr(k) for k in self) + "]"
+
+
+def build_index(key: IndexKey, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The numpy index for `key`, with index arrays put back in their places."""
+    return tuple(slice(*k) if type(k) is SliceKey else arrays[k.k] if type(k) is ArrayKey
+                 else k for k in key)
+
+
+def _gather(x: Any, *arrays: Any, index: IndexKey) -> Any:
+    return x[build_index(index, arrays)]
+
+
+def _gather_shape(x: Aval, *arrays: Aval, index: IndexKey) -> ShapedArray:
+    # Index a zero-strided stand-in of x: numpy works out the result shape for any mix of
+    # basic and advanced indices, without touching real data.
+    stand_in = np.broadcast_to(np.zeros((), np.int8), x.shape)
+    dummies = tuple(np.zeros(a.shape, np.intp) for a in arrays)
+    return ShapedArray(stand_in[build_index(index, dummies)].shape, np.dtype(x.dtype))
+
+
+def _scatter_add(x: Any, updates: Any, *arrays: Any, index: IndexKey) -> Any:
+    out = np.array(x, copy=True)
+    idx = build_index(index, arrays)
+    if arrays:
+        np.add.at(out, idx, updates)  # repeated indices accumulate
+    else:
+        out[idx] += updates  # basic indexing never repeats an element
+    return out
+
+
+def _gather_rule(g: Any, out: Any, x: Any, *arrays: Any, index: IndexKey) -> Any:
+    return scatter_add_p.bind(fnp.zeros_like(x), g, *arrays, index=index)
+
+
+gather_p = Primitive("gather", _gather, _gather_shape,
+                     lambda i: _gather_rule if i == 0 else None)
+scatter_add_p = Primitive(
+    "scatter_add", _scatter_add, lambda x, updates, *arrays, index: ShapedArray(
+        x.shape, np.dtype(x.dtype)),
+    lambda i: ((lambda g, out, x, u, *arrays, index: g) if i == 0 else
+               (lambda g, out, x, u, *arrays, index: gather_p.bind(g, *arrays, index=index))
+               if i == 1 else None))
+
+
+def _concatenate_shape(*xs: Aval, axis: int) -> ShapedArray:
+    first = xs[0]
+    for x in xs:
+        if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape))
+                                       if i != axis):
+            raise ShapeError(f"concatenate along axis {axis}: shapes differ off that axis: "
+                             f"{_describe(*xs)}")
+        if x.dtype != first.dtype:
+            raise TypeError(f"concatenate: dtypes differ: {_describe(*xs)}")
+    size = sum(x.shape[axis] for x in xs)
+    return ShapedArray(first.shape[:axis] + (size,) + first.shape[axis + 1:], np.dtype(first.dtype))
+
+
+def _concatenate_rule(i: int) -> Rule:
+    def rule(g: Any, out: Any, *xs: Any, axis: int) -> Any:
+        start = sum(x.shape[axis] for x in xs[:i])
+        key = (SliceKey(None, None, None),) * axis + (SliceKey(start, start + xs[i].shape[axis], None),)
+        return gather_p.bind(g, index=IndexKey(key))
+    return rule
+
+
+concatenate_p = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
+                          _concatenate_shape, _concatenate_rule)
+
+
+def _pad_rule(g: Any, out: Any, x: Any, *, widths: tuple[tuple[int, int], ...]) -> Any:
+    key = tuple(SliceKey(lo, lo + d, None) for (lo, _), d in zip(widths, x.shape))
+    return gather_p.bind(g, index=IndexKey(key))
+
+
+pad_p = Primitive(
+    "pad", lambda x, *, widths: np.pad(x, widths),
+    lambda x, *, widths: ShapedArray(tuple(d + lo + hi for d, (lo, hi) in zip(x.shape, widths)),
+                                     np.dtype(x.dtype)),
+    (_pad_rule,))
+
+
+# ---------------------------------------------------------------------------- contractions
+
+
+def _matmul_shape(x: Aval, y: Aval) -> ShapedArray:
+    if (x.ndim < 2 or x.ndim != y.ndim or x.shape[:-2] != y.shape[:-2]
+            or x.shape[-1] != y.shape[-2]):
+        raise ShapeError(f"matmul: shapes do not fit: {_describe(x, y)}" + user_location())
+    if x.dtype != y.dtype:
+        raise TypeError(f"matmul: dtypes differ: {_describe(x, y)}")
+    return ShapedArray(x.shape[:-1] + y.shape[-1:], np.dtype(x.dtype))
+
+
+matmul_p = Primitive(
+    "matmul", np.matmul, _matmul_shape,
+    (lambda g, out, x, y: fnp.matmul(g, fnp.swapaxes(y, -1, -2)),
+     lambda g, out, x, y: fnp.matmul(fnp.swapaxes(x, -1, -2), g)))
+
+
+def _einsum_impl(*xs: Any, spec: str) -> Any:
+    return np.einsum(spec, *xs, optimize=len(xs) > 1)
+
+
+def _einsum_shape(*xs: Aval, spec: str) -> ShapedArray:
+    ins, out = spec.split("->")
+    sizes: dict[str, int] = {}
+    for sub, x in zip(ins.split(","), xs):
+        if len(sub) != x.ndim:
+            raise ShapeError(f"einsum '{spec}': operand '{sub}' has shape {tuple(x.shape)}")
+        for label, d in zip(sub, x.shape):
+            if sizes.setdefault(label, d) != d:
+                raise ShapeError(f"einsum '{spec}': label '{label}' has sizes {sizes[label]} "
+                                 f"and {d} in {_describe(*xs)}")
+    dtype = xs[0].dtype
+    if any(x.dtype != dtype for x in xs):
+        raise TypeError(f"einsum: dtypes differ: {_describe(*xs)}")
+    return ShapedArray(tuple(sizes[c] for c in out), np.dtype(dtype))
+
+
+def _einsum_rule(i: int) -> Rule:
+    def rule(g: Any, out: Any, *xs: Any, spec: str) -> Any:
+        ins, out_sub = spec.split("->")
+        subs = ins.split(",")
+        target = subs[i]
+        if len(set(target)) != len(target):
+            raise NotImplementedError(f"VJP of einsum '{spec}' with a repeated label in "
+                                      f"operand {i}")
+        others = subs[:i] + subs[i + 1:]
+        present = set(out_sub).union(*others)
+        # Labels summed in this operand alone come back by broadcasting.
+        reduced = "".join(c for c in target if c in present)
+        gi = einsum_p.bind(g, *xs[:i], *xs[i + 1:],
+                           spec=",".join([out_sub, *others]) + "->" + reduced)
+        if reduced != target:
+            kept = tuple(xs[i].shape[k] if c in present else 1 for k, c in enumerate(target))
+            gi = fnp.broadcast_to(fnp.reshape(gi, kept), xs[i].shape)
+        return gi
+    return rule
+
+
+einsum_p = Primitive("einsum", _einsum_impl, _einsum_shape, _einsum_rule)
