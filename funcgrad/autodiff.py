@@ -79,17 +79,22 @@ class VJPTrace(Trace):
         return np.asarray(primal)
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Any:
-        primals = tuple(a.primal if type(a) is VJPTracer and a._trace is self else a
-                        for a in args)
-        out = bind(prim, *primals, **params)
-        if not _differentiable(out.dtype):
-            return out  # comparisons, argmax, integer arithmetic: nothing to differentiate
-        parents = tuple((i, a) for i, a in enumerate(args)
-                        if type(a) is VJPTracer and a._trace is self
-                        and prim.vjp_rule(i) is not None)
-        if not parents:
-            return out  # e.g. stop_gradient
-        tracer = VJPTracer(self, out, prim, params, primals, parents)
+        # The hottest loop of grad: written out plainly rather than with comprehensions.
+        primals = []
+        parents = []
+        nested = False
+        for i, a in enumerate(args):
+            if type(a) is VJPTracer and a._trace is self:
+                primals.append(a.primal)
+                if prim.vjp_rule(i) is not None:
+                    parents.append((i, a))
+            else:
+                primals.append(a)
+            nested = nested or isinstance(primals[-1], Tracer)
+        out = bind(prim, *primals, **params) if nested else prim.impl(*primals, **params)
+        if not parents or out.dtype.kind not in "fc":
+            return out  # stop_gradient, comparisons, argmax: nothing to differentiate
+        tracer = VJPTracer(self, out, prim, params, tuple(primals), tuple(parents))
         self.tape.append(tracer)
         return tracer
 

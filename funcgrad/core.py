@@ -10,6 +10,7 @@ by level.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -118,11 +119,13 @@ class Primitive:
         self.name = name
         self.impl = impl
         self.shape_rule = shape_rule
-        self._vjp = vjp
+        self._vjp = tuple(vjp) if isinstance(vjp, Sequence) else vjp
 
     def vjp_rule(self, argnum: int) -> Rule | None:
         """The VJP rule for argument `argnum`, None if it gets no gradient."""
         rules = self._vjp
+        if type(rules) is tuple:
+            return rules[argnum]  # type: ignore[no-any-return]
         if rules is None:
             raise NotImplementedError(
                 f"the primitive '{self.name}' has no VJP rule, so it cannot be differentiated "
@@ -244,7 +247,7 @@ class Tracer:
     @property
     def size(self) -> int:
         """The number of elements."""
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def __len__(self) -> int:
         if not self.shape:

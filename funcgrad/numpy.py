@@ -107,9 +107,8 @@ def _inexact_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
 def _floating(prim: Primitive, x: ArrayLike) -> Array:
     if not isinstance(x, Tracer):
         return prim.impl(x)  # type: ignore[no-any-return]
-    dtype = _inexact_dtype(x.dtype)
-    if x.dtype != dtype:
-        x = bind(P.convert_p, x, dtype=dtype)
+    if x.dtype.kind not in "fc":
+        x = bind(P.convert_p, x, dtype=_inexact_dtype(x.dtype))
     return bind(prim, x)  # type: ignore[no-any-return]
 
 
@@ -639,11 +638,13 @@ def matmul(x: ArrayLike, y: ArrayLike) -> Array:
         return np.matmul(x, y)  # type: ignore[no-any-return]
     dtype = np.result_type(_dtype_or_scalar(x), _dtype_or_scalar(y))
     a, b = astype(x, dtype), astype(y, dtype)
+    if len(xs) <= 2 and len(ys) <= 2:
+        return bind(P.matmul_p, a, b)  # type: ignore[no-any-return]
     if len(xs) == 1:
         return reshape(matmul(reshape(a, (1, kx)), b), ys[:-2] + ys[-1:])
     if len(ys) == 1:
         return reshape(matmul(a, reshape(b, (ky, 1))), xs[:-1])
-    if len(ys) == 2 and len(xs) > 2:
+    if len(ys) == 2:
         # a batch of rows times one matrix: one 2-D product
         return reshape(bind(P.matmul_p, reshape(a, (-1, kx)), b), xs[:-1] + ys[-1:])
     batch = np.broadcast_shapes(xs[:-2], ys[:-2])

@@ -354,18 +354,30 @@ pad_p = Primitive(
 
 
 def _matmul_shape(x: Aval, y: Aval) -> ShapedArray:
-    if (x.ndim < 2 or x.ndim != y.ndim or x.shape[:-2] != y.shape[:-2]
-            or x.shape[-1] != y.shape[-2]):
+    # Matrices with equal batch axes, or a vector on either side of a matrix (or both).
+    ok = x.shape[-1:] == y.shape[-2:][:1] and (
+        x.ndim == y.ndim and x.shape[:-2] == y.shape[:-2] or x.ndim <= 2 and y.ndim <= 2)
+    if not ok:
         raise ShapeError(f"matmul: shapes do not fit: {_describe(x, y)}" + user_location())
     if x.dtype != y.dtype:
         raise TypeError(f"matmul: dtypes differ: {_describe(x, y)}")
-    return ShapedArray(x.shape[:-1] + y.shape[-1:], np.dtype(x.dtype))
+    return ShapedArray(x.shape[:-1] + y.shape[-1:] if y.ndim > 1 else x.shape[:-1],
+                       np.dtype(x.dtype))
 
 
-matmul_p = Primitive(
-    "matmul", np.matmul, _matmul_shape,
-    (lambda g, out, x, y: fnp.matmul(g, fnp.swapaxes(y, -1, -2)),
-     lambda g, out, x, y: fnp.matmul(fnp.swapaxes(x, -1, -2), g)))
+def _matmul_rule_x(g: Any, out: Any, x: Any, y: Any) -> Any:
+    if y.ndim == 1:
+        return g * y if x.ndim == 1 else fnp.reshape(g, (-1, 1)) * y
+    return fnp.matmul(g, fnp.swapaxes(y, -1, -2)) if x.ndim > 1 else fnp.matmul(y, g)
+
+
+def _matmul_rule_y(g: Any, out: Any, x: Any, y: Any) -> Any:
+    if x.ndim == 1:
+        return g * x if y.ndim == 1 else fnp.reshape(x, (-1, 1)) * g
+    return fnp.matmul(fnp.swapaxes(x, -1, -2), g) if y.ndim > 1 else fnp.matmul(g, x)
+
+
+matmul_p = Primitive("matmul", np.matmul, _matmul_shape, (_matmul_rule_x, _matmul_rule_y))
 
 
 def _einsum_impl(*xs: Any, spec: str) -> Any:

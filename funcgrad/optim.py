@@ -1,0 +1,322 @@
+"""Optimizers over pytrees of numpy arrays, as pairs of pure functions (optax style).
+
+    opt = adam(1e-3)
+    state = opt.init(params)
+    params, state = opt.update(grads, state, params)
+
+Nothing is mutated: `update` returns new parameter arrays and a new state. States are
+NamedTuples of pytrees plus a Python-int step count, so `tree.flatten(state)` gives plain
+leaves that `numpy.savez` can store; rebuild with the TreeDef of a fresh `init(params)`.
+
+Parameters must be floating-point arrays, and every returned parameter and moment keeps
+its parameter's dtype: float32 models stay float32 even when a gradient or a
+hyperparameter (e.g. a numpy float64 learning rate) would promote the arithmetic.
+
+Weight decay: `sgd` and `momentum` add plain L2 (`grad + weight_decay * param`) to the
+gradient before anything else; `adam` uses decoupled AdamW decay
+(`param -= lr * (adam_direction + weight_decay * param)`), kept out of the moments.
+
+A learning rate is a float or a schedule `f(step) -> float`, where `step` is the number of
+updates already applied (0 for the first update).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Generic, TypeVar, Union
+
+import numpy as np
+from typing_extensions import NamedTuple, TypeAlias
+
+from funcgrad import tree
+
+__all__ = [
+    "Params",
+    "Schedule",
+    "LearningRate",
+    "Optimizer",
+    "SgdState",
+    "MomentumState",
+    "AdamState",
+    "sgd",
+    "momentum",
+    "adam",
+    "constant",
+    "step_decay",
+    "cosine_decay",
+    "global_norm",
+    "clip_by_global_norm",
+]
+
+Params: TypeAlias = Any
+"""A pytree whose leaves are floating-point numpy arrays."""
+
+Schedule: TypeAlias = Callable[[int], float]
+LearningRate: TypeAlias = Union[float, Schedule]
+
+S = TypeVar("S")
+
+
+# typing_extensions' NamedTuple, because generic NamedTuples need Python 3.11 in `typing`.
+class Optimizer(NamedTuple, Generic[S]):
+    """Pure optimizer: init(params) -> state; update(grads, state, params) -> (params, state)."""
+
+    init: Callable[[Params], S]
+    update: Callable[[Params, S, Params], tuple[Params, S]]
+
+
+class SgdState(NamedTuple):
+    """State of `sgd`: only the number of updates applied so far."""
+
+    step: int
+
+
+class MomentumState(NamedTuple):
+    """State of `momentum`: update count and a velocity tree shaped like the params."""
+
+    step: int
+    velocity: Params
+
+
+class AdamState(NamedTuple):
+    """State of `adam`: update count, first moments `mu` and second moments `nu`."""
+
+    step: int
+    mu: Params
+    nu: Params
+
+
+# ---------------------------------------------------------------------------------------
+# Schedules.
+
+
+def constant(lr: float) -> Schedule:
+    """Schedule that returns `lr` at every step."""
+    value = float(lr)
+
+    def schedule(step: int) -> float:
+        return value
+
+    return schedule
+
+
+def step_decay(lr: float, every: int, factor: float) -> Schedule:
+    """Schedule `lr * factor ** (step // every)`: multiply by `factor` every `every` steps."""
+    if every <= 0:
+        raise ValueError(f"step_decay: every must be a positive number of steps, got {every}")
+    base, every, factor = float(lr), int(every), float(factor)
+
+    def schedule(step: int) -> float:
+        return base * factor ** (int(step) // every)
+
+    return schedule
+
+
+def cosine_decay(lr: float, total_steps: int, final: float = 0.0) -> Schedule:
+    """Schedule going from `lr` at step 0 to `final` at `total_steps` on a half cosine, then flat."""
+    if total_steps <= 0:
+        raise ValueError(f"cosine_decay: total_steps must be positive, got {total_steps}")
+    start, end, total = float(lr), float(final), int(total_steps)
+
+    def schedule(step: int) -> float:
+        progress = min(int(step), total) / total
+        return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return schedule
+
+
+def _as_schedule(lr: LearningRate) -> Schedule:
+    return lr if callable(lr) else constant(lr)
+
+
+# ---------------------------------------------------------------------------------------
+# Checking trees against the params.
+
+
+def _where(treedef: tree.TreeDef, index: int) -> str:
+    path = treedef.leaf_paths()[index]
+    return f"leaf {index} ({path or '<root>'})"
+
+
+def _param_leaves(params: Params) -> tuple[list[np.ndarray], tree.TreeDef]:
+    leaves, treedef = tree.flatten(params)
+    arrays = [np.asarray(p) for p in leaves]
+    for i, p in enumerate(arrays):
+        if p.dtype.kind != "f":
+            raise TypeError(
+                f"optimizer params must be floating-point arrays, but {_where(treedef, i)} "
+                f"has dtype {p.dtype}"
+            )
+    return arrays, treedef
+
+
+def _matching_leaves(
+    what: str, other: Params, treedef: tree.TreeDef, params: list[np.ndarray]
+) -> list[np.ndarray]:
+    leaves, other_def = tree.flatten(other)
+    if other_def != treedef:
+        raise ValueError(
+            f"{what} tree structure does not match the params tree:\n"
+            f"  {what}: {other_def!r}\n"
+            f"  params: {treedef!r}"
+        )
+    arrays = [np.asarray(x) for x in leaves]
+    for i, (x, p) in enumerate(zip(arrays, params)):
+        if x.shape != p.shape:
+            raise ValueError(
+                f"{what} {_where(treedef, i)} has shape {x.shape}, "
+                f"but the param has shape {p.shape}"
+            )
+    return arrays
+
+
+def _like(value: Any, param: np.ndarray) -> np.ndarray:
+    # Casting back is the guarantee that the param dtype survives a float64 gradient; it
+    # is free (no copy) when the arithmetic already stayed in that dtype.
+    return np.asarray(value, dtype=param.dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# Optimizers.
+
+
+def sgd(lr: LearningRate, weight_decay: float = 0.0) -> Optimizer[SgdState]:
+    """Plain gradient descent `p -= lr * (g + weight_decay * p)`."""
+    schedule = _as_schedule(lr)
+    wd = float(weight_decay)
+
+    def init(params: Params) -> SgdState:
+        _param_leaves(params)
+        return SgdState(step=0)
+
+    def update(grads: Params, state: SgdState, params: Params) -> tuple[Params, SgdState]:
+        ps, treedef = _param_leaves(params)
+        gs = _matching_leaves("grads", grads, treedef, ps)
+        step = int(state.step)
+        # float() so that a numpy float64 from a schedule cannot promote float32 params.
+        rate = float(schedule(step))
+        new = []
+        for p, g in zip(ps, gs):
+            if wd:
+                g = g + wd * p
+            new.append(_like(p - rate * g, p))
+        return tree.unflatten(treedef, new), SgdState(step=step + 1)
+
+    return Optimizer(init, update)
+
+
+def momentum(
+    lr: LearningRate, beta: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0
+) -> Optimizer[MomentumState]:
+    """Heavy-ball momentum `v = beta * v + g; p -= lr * v` (Nesterov: `p -= lr * (g + beta * v)`)."""
+    schedule = _as_schedule(lr)
+    beta, wd = float(beta), float(weight_decay)
+
+    def init(params: Params) -> MomentumState:
+        ps, treedef = _param_leaves(params)
+        return MomentumState(0, tree.unflatten(treedef, [np.zeros_like(p) for p in ps]))
+
+    def update(
+        grads: Params, state: MomentumState, params: Params
+    ) -> tuple[Params, MomentumState]:
+        ps, treedef = _param_leaves(params)
+        gs = _matching_leaves("grads", grads, treedef, ps)
+        vs = _matching_leaves("velocity (optimizer state)", state.velocity, treedef, ps)
+        step = int(state.step)
+        rate = float(schedule(step))
+        new_p, new_v = [], []
+        for p, g, v in zip(ps, gs, vs):
+            if wd:
+                g = g + wd * p
+            v = _like(beta * v + g, p)
+            direction = g + beta * v if nesterov else v
+            new_p.append(_like(p - rate * direction, p))
+            new_v.append(v)
+        return (
+            tree.unflatten(treedef, new_p),
+            MomentumState(step + 1, tree.unflatten(treedef, new_v)),
+        )
+
+    return Optimizer(init, update)
+
+
+def adam(
+    lr: LearningRate = 1e-3,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> Optimizer[AdamState]:
+    """Adam with bias correction and eps outside the sqrt; weight_decay is decoupled (AdamW)."""
+    for name, beta in (("b1", b1), ("b2", b2)):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"adam: {name} must be in [0, 1), got {beta}")
+    schedule = _as_schedule(lr)
+    b1, b2, eps, wd = float(b1), float(b2), float(eps), float(weight_decay)
+
+    def init(params: Params) -> AdamState:
+        ps, treedef = _param_leaves(params)
+        return AdamState(
+            0,
+            tree.unflatten(treedef, [np.zeros_like(p) for p in ps]),
+            tree.unflatten(treedef, [np.zeros_like(p) for p in ps]),
+        )
+
+    def update(grads: Params, state: AdamState, params: Params) -> tuple[Params, AdamState]:
+        ps, treedef = _param_leaves(params)
+        gs = _matching_leaves("grads", grads, treedef, ps)
+        ms = _matching_leaves("mu (optimizer state)", state.mu, treedef, ps)
+        vs = _matching_leaves("nu (optimizer state)", state.nu, treedef, ps)
+        step = int(state.step)
+        rate = float(schedule(step))
+        t = step + 1
+        # Bias corrections as Python floats: one scalar each per step, and weakly typed
+        # so they never promote float32 moments.
+        correct1 = 1.0 / (1.0 - b1**t)
+        correct2 = 1.0 / (1.0 - b2**t)
+        new_p, new_m, new_v = [], [], []
+        for p, g, m, v in zip(ps, gs, ms, vs):
+            m = _like(b1 * m + (1.0 - b1) * g, p)
+            v = _like(b2 * v + (1.0 - b2) * np.square(g), p)
+            direction = (m * correct1) / (np.sqrt(v * correct2) + eps)
+            if wd:
+                direction = direction + wd * p
+            new_p.append(_like(p - rate * direction, p))
+            new_m.append(m)
+            new_v.append(v)
+        return (
+            tree.unflatten(treedef, new_p),
+            AdamState(t, tree.unflatten(treedef, new_m), tree.unflatten(treedef, new_v)),
+        )
+
+    return Optimizer(init, update)
+
+
+# ---------------------------------------------------------------------------------------
+# Gradient clipping.
+
+
+def global_norm(t: Params) -> float:
+    """Euclidean norm of all leaves of `t` taken together as one vector."""
+    total = 0.0
+    for leaf in tree.leaves(t):
+        # Squares in float64: a float32 square overflows for entries above ~1.8e19, which
+        # is exactly the exploding-gradient case clipping exists for.
+        total += float(np.sum(np.square(np.asarray(leaf), dtype=np.float64)))
+    return math.sqrt(total)
+
+
+def clip_by_global_norm(grads: Params, max_norm: float) -> Params:
+    """Scale `grads` so their global norm is at most `max_norm`; unchanged if already within."""
+    if not max_norm >= 0.0:
+        raise ValueError(f"clip_by_global_norm: max_norm must be >= 0, got {max_norm}")
+    norm = global_norm(grads)
+    if norm <= max_norm:
+        return grads
+    scale = float(max_norm) / norm
+
+    def shrink(g: Any) -> np.ndarray:
+        g = np.asarray(g)
+        return np.asarray(g * scale, dtype=g.dtype)
+
+    return tree.map(shrink, grads)
