@@ -125,7 +125,7 @@ class Primitive:
         """The VJP rule for argument `argnum`, None if it gets no gradient."""
         rules = self._vjp
         if type(rules) is tuple:
-            return rules[argnum]  # type: ignore[no-any-return]
+            return rules[argnum]
         if rules is None:
             raise NotImplementedError(
                 f"the primitive '{self.name}' has no VJP rule, so it cannot be differentiated "

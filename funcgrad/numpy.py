@@ -282,6 +282,11 @@ def logical_not(x: ArrayLike) -> Array:
     return _elementwise(P.not_p, "logical_not", x)
 
 
+def isfinite(x: ArrayLike) -> Array:
+    """True where x is neither infinite nor nan."""
+    return _elementwise(P.isfinite_p, "isfinite", x)
+
+
 def stop_gradient(x: ArrayLike) -> Array:
     """x, but with a zero gradient: derivatives do not flow through it."""
     return _elementwise(P.stop_gradient_p, "stop_gradient", x)

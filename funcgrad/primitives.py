@@ -87,7 +87,7 @@ def binary(name: str, impl: Callable[..., Any], vjp_x: Rule | None,
 
 def compare(name: str, impl: Callable[..., Any]) -> Primitive:
     """A comparison: bool output, so no gradient."""
-    return Primitive(name, impl, _compare_shape, ())
+    return Primitive(name, impl, _compare_shape, (None, None))
 
 
 def _stable_logistic(x: Any) -> Any:
@@ -131,7 +131,7 @@ pow_p = binary("pow", np.power,
 
 def _max_rule(g: Any, x: Any, y: Any) -> Any:
     # Ties split the gradient evenly between the two operands (as JAX does).
-    return fnp.where(x > y, g, fnp.where(x == y, g * 0.5, fnp.zeros_like(g)))
+    return fnp.where(x > y, g, fnp.where(x == y, g * 0.5, 0))
 
 
 max_p = binary("max", np.maximum,
@@ -147,13 +147,14 @@ eq_p: Primitive = compare("eq", np.equal)
 ne_p: Primitive = compare("ne", np.not_equal)
 and_p: Primitive = compare("and", np.logical_and)
 or_p: Primitive = compare("or", np.logical_or)
-not_p = Primitive("not", np.logical_not, lambda x: _compare_shape(x, x), ())
+not_p = Primitive("not", np.logical_not, lambda x: _compare_shape(x, x), (None,))
+isfinite_p = Primitive("isfinite", np.isfinite, lambda x: _compare_shape(x, x), ())
 
 select_p = Primitive(
     "select", np.where, _select_shape,
     (None,
-     lambda g, out, c, x, y: fnp.where(c, g, fnp.zeros_like(g)),
-     lambda g, out, c, x, y: fnp.where(c, fnp.zeros_like(g), g)),
+     lambda g, out, c, x, y: fnp.where(c, g, 0),
+     lambda g, out, c, x, y: fnp.where(c, 0, g)),
 )
 
 
@@ -215,8 +216,8 @@ def _arg_shape(x: Aval, *, axis: int) -> ShapedArray:
     return ShapedArray(tuple(d for i, d in enumerate(x.shape) if i != axis), np.dtype(np.intp))
 
 
-argmax_p = Primitive("argmax", lambda x, *, axis: np.argmax(x, axis=axis), _arg_shape, ())
-argmin_p = Primitive("argmin", lambda x, *, axis: np.argmin(x, axis=axis), _arg_shape, ())
+argmax_p = Primitive("argmax", lambda x, *, axis: np.argmax(x, axis=axis), _arg_shape, (None,))
+argmin_p = Primitive("argmin", lambda x, *, axis: np.argmin(x, axis=axis), _arg_shape, (None,))
 
 
 # ---------------------------------------------------------------------------- shapes

@@ -1,0 +1,85 @@
+"""Timing helpers shared by the benchmark scripts (overhead.py, conv.py, mnist.py, ...).
+
+`compare_rates` times several zero-argument functions in interleaved rounds, so that a
+slow phase of the machine (other processes, frequency scaling) hits every contender
+alike and ratios taken from one run stay meaningful. Each round times one block of
+calls per function; a block is sized to last at least `min_time` seconds. Objects alive
+before timing (imported libraries, inputs) are moved out of the garbage collector's view
+(gc.freeze), so a collection costs each contender only for its own garbage rather than
+for walking the heap of whatever large libraries happen to be imported.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+
+__all__ = ["best_rate", "calls_per_block", "compare_rates", "format_rate", "format_table",
+           "median_rate", "time_block"]
+
+
+def time_block(fn: Callable[[], object], n: int) -> float:
+    """Seconds taken by `n` consecutive calls of fn (garbage collected beforehand)."""
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return time.perf_counter() - start
+
+
+def calls_per_block(fn: Callable[[], object], min_time: float) -> int:
+    """How many calls of fn take about `min_time` seconds (this also warms fn up)."""
+    n = 1
+    while True:
+        elapsed = time_block(fn, n)
+        if elapsed >= min_time / 4:
+            return max(1, math.ceil(n * min_time / elapsed))
+        n *= 4 if elapsed < min_time / 40 else 2
+
+
+def compare_rates(fns: Mapping[str, Callable[[], object]], *, min_time: float = 0.2,
+                  rounds: int = 5, warmup: int = 3) -> dict[str, list[float]]:
+    """Calls per second of each function, one entry per round (rounds interleave the functions)."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    gc.collect()
+    gc.freeze()
+    sizes = {name: calls_per_block(fn, min_time) for name, fn in fns.items()}
+    rates: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(rounds):
+        # Rotate the order so no function always runs right after the same neighbour.
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            rates[name].append(sizes[name] / time_block(fns[name], sizes[name]))
+    return rates
+
+
+def best_rate(fn: Callable[[], object], *, min_time: float = 0.2, rounds: int = 5) -> float:
+    """The best calls per second of fn over `rounds` blocks."""
+    return max(compare_rates({"fn": fn}, min_time=min_time, rounds=rounds)["fn"])
+
+
+def median_rate(rates: Sequence[float]) -> float:
+    """Median of per-block rates (as returned by compare_rates)."""
+    return statistics.median(rates)
+
+
+def format_rate(rate: float) -> str:
+    """Calls per second for a table: thousands separated, a decimal below 100."""
+    return f"{rate:,.0f}" if rate >= 100 else f"{rate:,.1f}"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                 right: Collection[int] = ()) -> str:
+    """A plain-text table; columns whose index is in `right` are right-aligned."""
+    widths = [max(len(str(cell)) for cell in col) for col in zip(headers, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])

@@ -1,0 +1,124 @@
+"""Time one convolution training step (forward, then input and kernel gradients), float32.
+
+    python3 benchmarks/conv.py [--repeats 30] [--warmup 5]
+
+Shapes: (a) MNIST's first layer, x (128,1,28,28) with k (32,1,3,3); (b) a second layer,
+x (128,32,13,13) with k (64,32,3,3). Prints the median (and fastest) milliseconds per
+step for funcgrad's kernels and, when installed, for PyTorch and JAX on the same data,
+with the ratio funcgrad / other (below 1 means funcgrad is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+# run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from funcgrad.nn import kernels  # noqa: E402
+
+F32 = NDArray[np.float32]
+
+SHAPES: dict[str, tuple[tuple[int, int, int, int], tuple[int, int, int, int]]] = {
+    "a": ((128, 1, 28, 28), (32, 1, 3, 3)),
+    "b": ((128, 32, 13, 13), (64, 32, 3, 3)),
+}
+
+
+def conv_step(x: F32, k: F32, g: F32) -> tuple[Any, Any, Any]:
+    """One training step's convolution work: y = conv(x, k) and the gradients of <y, g>."""
+    y = kernels.conv2d_forward(x, k)
+    gx = kernels.conv2d_input_grad(g, k, (x.shape[2], x.shape[3]))
+    gk = kernels.conv2d_kernel_grad(x, g, (k.shape[2], k.shape[3]))
+    return y, gx, gk
+
+
+def timeit(step: Callable[[], object], repeats: int, warmup: int) -> tuple[float, float]:
+    """(median, min) wall time of step() in milliseconds, after warmup untimed calls."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times), min(times)
+
+
+def torch_step(x: F32, k: F32, g: F32) -> Callable[[], object] | str:
+    """PyTorch's conv2d forward + backward on the same data, or why it cannot run."""
+    try:
+        import torch
+    except ImportError:
+        return "not installed"
+    tx = torch.from_numpy(x).requires_grad_(True)
+    tk = torch.from_numpy(k).requires_grad_(True)
+    tg = torch.from_numpy(g)
+
+    def step() -> object:
+        tx.grad = None
+        tk.grad = None
+        y = torch.nn.functional.conv2d(tx, tk)
+        y.backward(tg)
+        return tx.grad, tk.grad
+
+    return step
+
+
+def jax_step(x: F32, k: F32, g: F32) -> Callable[[], object] | str:
+    """JAX's jitted VJP of conv_general_dilated on the same data, or why it cannot run."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return "not installed"
+
+    def conv(xx: Any, kk: Any) -> Any:
+        return jax.lax.conv_general_dilated(xx, kk, (1, 1), "VALID",
+                                            dimension_numbers=("NCHW", "OIHW", "NCHW"))
+
+    @jax.jit
+    def fwd_bwd(xx: Any, kk: Any, gg: Any) -> Any:
+        y, pullback = jax.vjp(conv, xx, kk)
+        return y, *pullback(gg)
+
+    jx, jk, jg = jnp.asarray(x), jnp.asarray(k), jnp.asarray(g)
+    return lambda: jax.block_until_ready(fwd_bwd(jx, jk, jg))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    for name, (x_shape, k_shape) in SHAPES.items():
+        x = rng.standard_normal(x_shape, dtype=np.float32)
+        k = rng.standard_normal(k_shape, dtype=np.float32)
+        n, _, h, w = x_shape
+        g = rng.standard_normal((n, k_shape[0], h - k_shape[2] + 1, w - k_shape[3] + 1),
+                                dtype=np.float32)
+        ours, ours_min = timeit(lambda: conv_step(x, k, g), args.repeats, args.warmup)
+        print(f"({name}) x {x_shape}, k {k_shape}")
+        print(f"    funcgrad  {ours:7.2f} ms  (fastest {ours_min:.2f})")
+        for other, make in (("torch", torch_step), ("jax", jax_step)):
+            step = make(x, k, g)
+            if isinstance(step, str):
+                print(f"    {other:8}  {step}")
+                continue
+            theirs, theirs_min = timeit(step, args.repeats, args.warmup)
+            print(f"    {other:8}  {theirs:7.2f} ms  (fastest {theirs_min:.2f})  "
+                  f"funcgrad/{other} = {ours / theirs:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Activations and normalisers, numerically stable, with stable gradients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from funcgrad import numpy as fnp
+from funcgrad.core import Tracer, bind
+from funcgrad.numpy import Array, ArrayLike, Axis
+from funcgrad.primitives import logistic_p
+
+
+def relu(x: ArrayLike) -> Array:
+    """max(x, 0); its gradient at 0 is 0 (as in JAX and PyTorch)."""
+    return fnp.where(fnp.greater(x, 0), x, 0)
+
+
+def sigmoid(x: ArrayLike) -> Array:
+    """1 / (1 + exp(-x)), without overflow for large |x|."""
+    dtype: Any = x.dtype if isinstance(x, (Tracer, np.ndarray)) else np.float64
+    return bind(logistic_p, fnp.astype(x, np.result_type(dtype, np.float16)))  # type: ignore[no-any-return]
+
+
+def tanh(x: ArrayLike) -> Array:
+    """Hyperbolic tangent."""
+    return fnp.tanh(x)
+
+
+def logsumexp(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Array:
+    """log(sum(exp(x))) over axis, shifted by the maximum so that nothing overflows."""
+    # The shift cancels in value and gradient, so it need not be differentiated; where
+    # a slice is all -inf the shift would be -inf and give nan, so it falls back to 0.
+    shift = fnp.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+    shift = fnp.where(fnp.isfinite(shift), shift, 0)
+    out = fnp.log(fnp.sum(fnp.exp(fnp.subtract(x, shift)), axis=axis, keepdims=True)) + shift
+    return out if keepdims else fnp.squeeze(out, axis)
+
+
+def log_softmax(x: ArrayLike, axis: int = -1) -> Array:
+    """x - logsumexp(x): log-probabilities, finite even for logits of 1000."""
+    return fnp.subtract(x, logsumexp(x, axis=axis, keepdims=True))
+
+
+def softmax(x: ArrayLike, axis: int = -1) -> Array:
+    """exp(x) / sum(exp(x)) along axis, computed from shifted logits."""
+    return fnp.exp(log_softmax(x, axis=axis))

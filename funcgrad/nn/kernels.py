@@ -1,0 +1,421 @@
+"""Numpy kernels for 2-D convolution and pooling: plain arrays in, plain arrays out.
+
+Images are NCHW (batch, channels, height, width) and kernels OIHW (out_channels,
+in_channels, kernel_height, kernel_width). Convolution here is cross-correlation (the
+kernel is not flipped), stride 1, no padding, as in PyTorch. Every result has the dtype
+numpy would give the inputs' product, but at least float32: float32 in gives float32 out
+with no float64 temporaries, float64 stays float64, integers become float64.
+
+Convolution is bilinear, so its two gradients are bilinear as well and the three functions
+are each other's derivatives::
+
+    y  = conv2d_forward(x, k)          -> dx = conv2d_input_grad(dy, k),  dk = conv2d_kernel_grad(x, dy)
+    gx = conv2d_input_grad(g, k)       -> dg = conv2d_forward(dgx, k),    dk = conv2d_kernel_grad(dgx, g)
+    gk = conv2d_kernel_grad(x, g)      -> dx = conv2d_input_grad(g, dgk), dg = conv2d_forward(x, dgk)
+
+All three accept any real arrays of matching shapes, not only images, kernels and
+gradients that came from each other.
+
+Each convolution is one BLAS matrix product. The image is copied once into an im2col
+matrix whose rows are (channel, kernel row, kernel column) and whose columns are (image,
+output row, output column), which is the layout a single GEMM can consume. Large
+temporaries live in a per-thread workspace that is reused from call to call: on the
+machines this was tuned on, touching freshly allocated memory costs more than the copies
+themselves (page faults), so only the returned arrays are new allocations.
+`release_workspace` frees that memory.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
+
+__all__ = [
+    "avg_pool2d_backward",
+    "avg_pool2d_forward",
+    "conv2d_forward",
+    "conv2d_input_grad",
+    "conv2d_kernel_grad",
+    "h_conv2d",
+    "h_conv2d_grad",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
+    "max_pool2d_select",
+    "release_workspace",
+]
+
+FloatArray = NDArray[np.floating[Any]]
+"""A real floating-point array (float32 or float64 in practice)."""
+
+IndexArray = NDArray[np.unsignedinteger[Any]]
+"""Max pooling's saved positions: the row-major offset of the maximum inside each window."""
+
+_X_DIMS = "(batch, channels, height, width)"
+_K_DIMS = "(out_channels, in_channels, kernel_height, kernel_width)"
+_G_DIMS = "(batch, out_channels, out_height, out_width)"
+
+
+# ---------------------------------------------------------------------------------------
+# workspace
+
+_workspace = threading.local()
+
+
+def _scratch(slot: int, shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
+    # A kernel must use a different slot for each temporary it holds at the same time;
+    # the contents are garbage on entry and are overwritten by the next kernel call.
+    buffers: dict[int, NDArray[np.uint8]] = _workspace.__dict__.setdefault("buffers", {})
+    nbytes = math.prod(shape) * dtype.itemsize
+    buf = buffers.get(slot)
+    if buf is None or buf.nbytes < nbytes:
+        # drop the old buffer before allocating, so peak memory is not old + new
+        buffers.pop(slot, None)
+        buf = buffers[slot] = np.empty(max(nbytes, 1), np.uint8)
+    return buf[:nbytes].view(dtype).reshape(shape)
+
+
+def release_workspace() -> None:
+    """Free the calling thread's cached scratch buffers (they are rebuilt on demand)."""
+    _workspace.__dict__.pop("buffers", None)
+
+
+# ---------------------------------------------------------------------------------------
+# argument checks
+
+def _float_dtype(*arrays: NDArray[Any]) -> np.dtype[Any]:
+    # float32 as a floor keeps float32 inputs float32 (numpy 2 promotion) while turning
+    # integers into float64 and float16 into float32, which BLAS can multiply.
+    dtype = np.result_type(*arrays, np.float32)
+    if not np.issubdtype(dtype, np.floating):
+        kinds = ", ".join(str(a.dtype) for a in arrays)
+        raise TypeError(f"convolution needs real floating-point arrays, got dtypes {kinds}")
+    return dtype
+
+
+def _require_4d(name: str, a: NDArray[Any], dims: str) -> None:
+    if a.ndim != 4:
+        raise ValueError(f"{name} must be 4-D {dims}, got shape {a.shape}")
+
+
+def _check_conv(x: NDArray[Any], k: NDArray[Any]) -> None:
+    _require_4d("x", x, _X_DIMS)
+    _require_4d("k", k, _K_DIMS)
+    if x.shape[1] != k.shape[1]:
+        raise ValueError(f"channel mismatch: x has shape {x.shape} with {x.shape[1]} channels "
+                         f"but k has shape {k.shape} expecting {k.shape[1]}")
+    if k.shape[2] > x.shape[2] or k.shape[3] > x.shape[3]:
+        raise ValueError(f"kernel larger than the image: k has shape {k.shape} "
+                         f"({k.shape[2]}x{k.shape[3]} window) but x has shape {x.shape} "
+                         f"({x.shape[2]}x{x.shape[3]} image)")
+
+
+def _hw_pair(name: str, value: Any) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair of ints (height, width), got {value!r}") from None
+    if h < 1 or w < 1:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return h, w
+
+
+def _check_grad_shape(g: NDArray[Any], expected: tuple[int, ...], context: str) -> None:
+    _require_4d("g", g, _G_DIMS)
+    if g.shape != expected:
+        raise ValueError(f"g must have shape {expected} {context}, got shape {g.shape}")
+
+
+# ---------------------------------------------------------------------------------------
+# convolution
+
+def _im2col(x: NDArray[Any], kh: int, kw: int, slot: int) -> NDArray[Any]:
+    """Copy of x's windows as a (C*kh*kw, N*Ho*Wo) matrix in the workspace."""
+    n, c, h, w = x.shape
+    ho, wo = h - kh + 1, w - kw + 1
+    cols = _scratch(slot, (c, kh, kw, n, ho, wo), x.dtype)
+    # Putting the batch after the kernel offsets (not first) lets one GEMM cover the whole
+    # batch; the copy's innermost run is an output row, which is the longest contiguous
+    # stretch any window layout offers.
+    np.copyto(cols, sliding_window_view(x, (kh, kw), axis=(2, 3)).transpose(1, 4, 5, 0, 2, 3))
+    return cols.reshape(c * kh * kw, n * ho * wo)
+
+
+def _channels_first(a: NDArray[Any], slot: int) -> NDArray[Any]:
+    """a (N, C, H, W) copied to a (C, N*H*W) matrix in the workspace."""
+    n, c, h, w = a.shape
+    out = _scratch(slot, (c, n, h, w), a.dtype)
+    np.copyto(out, a.transpose(1, 0, 2, 3))
+    return out.reshape(c, n * h * w)
+
+
+def conv2d_forward(x: FloatArray, k: FloatArray) -> FloatArray:
+    """Cross-correlate images x (N, C, H, W) with kernels k (O, C, kh, kw): (N, O, H-kh+1, W-kw+1)."""
+    x, k = np.asarray(x), np.asarray(k)
+    _check_conv(x, k)
+    dtype = _float_dtype(x, k)
+    x, k = x.astype(dtype, copy=False), k.astype(dtype, copy=False)
+    n, c, h, w = x.shape
+    o, _, kh, kw = k.shape
+    ho, wo = h - kh + 1, w - kw + 1
+    cols = _im2col(x, kh, kw, slot=0)
+    yt = _scratch(1, (o, n, ho, wo), dtype)
+    np.matmul(k.reshape(o, c * kh * kw), cols, out=yt.reshape(o, n * ho * wo))
+    y = np.empty((n, o, ho, wo), dtype)
+    np.copyto(y, yt.transpose(1, 0, 2, 3))
+    return y
+
+
+def _input_grad_cols(g: NDArray[Any], k: NDArray[Any], h: int, w: int) -> NDArray[Any]:
+    # GEMM into im2col layout, then add each kernel offset's block back into its window
+    # position (col2im). Exact GEMM size; the adds run over output rows of length Wo.
+    n, o, ho, wo = g.shape
+    _, c, kh, kw = k.shape
+    gt = _channels_first(g, slot=1)
+    colg = _scratch(0, (c, kh, kw, n, ho, wo), g.dtype)
+    np.matmul(k.reshape(o, c * kh * kw).T, gt, out=colg.reshape(c * kh * kw, n * ho * wo))
+    gx = np.zeros((n, c, h, w), g.dtype)
+    gxt = gx.transpose(1, 0, 2, 3)
+    for i in range(kh):
+        for j in range(kw):
+            gxt[:, :, i:i + ho, j:j + wo] += colg[:, i, j]
+    return gx
+
+
+def _input_grad_flat(g: NDArray[Any], k: NDArray[Any], h: int, w: int) -> NDArray[Any]:
+    # Treat the whole batch as one long flattened image per channel: g is zero-padded to
+    # (O, N*H*W), so the contribution of kernel offset (i, j) is a plain shift by i*W + j
+    # of the GEMM's output block. The GEMM does some work for the padding positions, but
+    # col2im becomes kh*kw long contiguous adds instead of N*C*Ho short ones per offset.
+    n, o, ho, wo = g.shape
+    _, c, kh, kw = k.shape
+    length = n * h * w - (kh - 1) * w - (kw - 1)
+    gp = _scratch(1, (o, n, h, w), g.dtype)
+    gp.fill(0)
+    np.copyto(gp[:, :, :ho, :wo], g.transpose(1, 0, 2, 3))
+    # rows (i, j, c) so that each offset's block is contiguous
+    kt = np.ascontiguousarray(k.transpose(2, 3, 1, 0)).reshape(kh * kw * c, o)
+    colg = _scratch(0, (kh, kw, c, length), g.dtype)
+    np.matmul(kt, gp.reshape(o, n * h * w)[:, :length], out=colg.reshape(kh * kw * c, length))
+    acc = _scratch(2, (c, n, h, w), g.dtype)
+    flat = acc.reshape(c, n * h * w)
+    flat[:, :length] = colg[0, 0]
+    flat[:, length:] = 0
+    for i in range(kh):
+        for j in range(kw):
+            if i or j:
+                shift = i * w + j
+                flat[:, shift:shift + length] += colg[i, j]
+    gx = np.empty((n, c, h, w), g.dtype)
+    np.copyto(gx, acc.transpose(1, 0, 2, 3))
+    return gx
+
+
+def conv2d_input_grad(g: FloatArray, k: FloatArray, image_hw: tuple[int, int]) -> FloatArray:
+    """Gradient w.r.t. the image (N, C, H, W) of conv2d_forward, given the output gradient g."""
+    g, k = np.asarray(g), np.asarray(k)
+    _require_4d("k", k, _K_DIMS)
+    h, w = _hw_pair("image_hw", image_hw)
+    o, c, kh, kw = k.shape
+    if kh > h or kw > w:
+        raise ValueError(f"kernel larger than the image: k has shape {k.shape} "
+                         f"({kh}x{kw} window) but image_hw is {(h, w)}")
+    _require_4d("g", g, _G_DIMS)
+    _check_grad_shape(g, (g.shape[0], o, h - kh + 1, w - kw + 1),
+                      f"for k of shape {k.shape} and image_hw {(h, w)}")
+    dtype = _float_dtype(g, k)
+    g, k = g.astype(dtype, copy=False), k.astype(dtype, copy=False)
+    # Measured crossover: the flat method's padding work grows with O, the short adds it
+    # saves grow with C*kh*kw (e.g. MNIST's first layer, C*kh*kw=9 < O=32, is faster with
+    # columns; a 32->64 channel 3x3 layer is faster flat).
+    if kh * kw > 1 and c * kh * kw > o:
+        return _input_grad_flat(g, k, h, w)
+    return _input_grad_cols(g, k, h, w)
+
+
+def conv2d_kernel_grad(x: FloatArray, g: FloatArray, kernel_hw: tuple[int, int]) -> FloatArray:
+    """Gradient w.r.t. the kernel (O, C, kh, kw) of conv2d_forward, given the output gradient g."""
+    x, g = np.asarray(x), np.asarray(g)
+    _require_4d("x", x, _X_DIMS)
+    kh, kw = _hw_pair("kernel_hw", kernel_hw)
+    n, c, h, w = x.shape
+    if kh > h or kw > w:
+        raise ValueError(f"kernel larger than the image: kernel_hw is {(kh, kw)} "
+                         f"but x has shape {x.shape} ({h}x{w} image)")
+    _require_4d("g", g, _G_DIMS)
+    _check_grad_shape(g, (n, g.shape[1], h - kh + 1, w - kw + 1),
+                      f"for x of shape {x.shape} and kernel_hw {(kh, kw)}")
+    dtype = _float_dtype(x, g)
+    x, g = x.astype(dtype, copy=False), g.astype(dtype, copy=False)
+    o = g.shape[1]
+    gt = _channels_first(g, slot=1)
+    cols = _im2col(x, kh, kw, slot=0)
+    gk = np.matmul(gt, cols.T)
+    return gk.reshape(o, c, kh, kw)
+
+
+def h_conv2d(x: FloatArray, k: FloatArray) -> FloatArray:
+    """The exercise's forward convolution: same as conv2d_forward."""
+    return conv2d_forward(x, k)
+
+
+def h_conv2d_grad(x: FloatArray, k: FloatArray, g: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The exercise's backward convolution: (dL/dx, dL/dk) given g = dL/dy."""
+    x, k, g = np.asarray(x), np.asarray(k), np.asarray(g)
+    _check_conv(x, k)
+    n, _, h, w = x.shape
+    o, _, kh, kw = k.shape
+    _check_grad_shape(g, (n, o, h - kh + 1, w - kw + 1),
+                      f"(the output's) for x of shape {x.shape} and k of shape {k.shape}")
+    return conv2d_input_grad(g, k, (h, w)), conv2d_kernel_grad(x, g, (kh, kw))
+
+
+# ---------------------------------------------------------------------------------------
+# pooling
+
+def _check_pool(x_shape: tuple[int, ...], window: Any, stride: Any,
+                name: str = "x") -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Validated (window, stride, output (Ho, Wo)) for VALID pooling of an image of x_shape."""
+    if len(x_shape) != 4:
+        raise ValueError(f"{name} must be 4-D {_X_DIMS}, got shape {tuple(x_shape)}")
+    wh, ww = _hw_pair("window", window)
+    sh, sw = _hw_pair("stride", stride)
+    h, w = x_shape[2], x_shape[3]
+    if wh > h or ww > w:
+        raise ValueError(f"pooling window {(wh, ww)} is larger than the image: {name} has "
+                         f"shape {tuple(x_shape)} ({h}x{w} image)")
+    return (wh, ww), (sh, sw), ((h - wh) // sh + 1, (w - ww) // sw + 1)
+
+
+def _is_fast_2x2(window: tuple[int, int], stride: tuple[int, int]) -> bool:
+    return window == (2, 2) and stride == (2, 2)
+
+
+def _window_starts(window_offset: int, stride: int, count: int) -> slice:
+    """Rows (or columns) of the image seen at one window offset by the count windows."""
+    return slice(window_offset, window_offset + stride * (count - 1) + 1, stride)
+
+
+def _checked_grad(g: NDArray[Any], x_shape: tuple[int, ...], window: Any,
+                  stride: Any) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    win, st, (ho, wo) = _check_pool(tuple(int(v) for v in x_shape), window, stride,
+                                    name="x_shape")
+    expected = (int(x_shape[0]), int(x_shape[1]), ho, wo)
+    _check_grad_shape(g, expected, f"for x_shape {tuple(x_shape)}, window {win}, stride {st}")
+    return win, st, (ho, wo)
+
+
+def max_pool2d_forward(x: NDArray[Any], window: tuple[int, int],
+                       stride: tuple[int, int]) -> tuple[NDArray[Any], IndexArray]:
+    """Max over windows of x (N, C, H, W), VALID: returns (y, argmax) for max_pool2d_backward.
+
+    y has shape (N, C, (H - wh) // sh + 1, (W - ww) // sw + 1) and x's dtype. argmax has
+    y's shape and holds, for each window, the row-major offset p * ww + q of its maximum
+    inside the window (uint8 when the window has at most 256 elements). Ties go to the
+    FIRST maximal element in row-major window order, as in PyTorch. For a window holding
+    a NaN, y is NaN but which element argmax names is unspecified.
+    """
+    x = np.asarray(x)
+    (wh, ww), (sh, sw), (ho, wo) = _check_pool(x.shape, window, stride)
+    index_dtype = np.min_scalar_type(wh * ww - 1)
+    n, c = x.shape[:2]
+    if _is_fast_2x2((wh, ww), (sh, sw)):
+        # Strided views of the four corners; odd H or W loses its last row/column, which
+        # no window covers. Pairwise maxima with strict comparisons keep the first element
+        # on ties: a before b, c before d, the top row before the bottom row.
+        xc = x[:, :, :2 * ho, :2 * wo]
+        a, b = xc[:, :, 0::2, 0::2], xc[:, :, 0::2, 1::2]
+        cc, d = xc[:, :, 1::2, 0::2], xc[:, :, 1::2, 1::2]
+        top, bottom = np.maximum(a, b), np.maximum(cc, d)
+        y = np.maximum(top, bottom)
+        top_idx = (b > a).view(np.uint8)
+        bottom_idx = (d > cc).view(np.uint8) + np.uint8(2)
+        argmax = np.where(bottom > top, bottom_idx, top_idx).astype(index_dtype, copy=False)
+        return y, argmax
+    windows = sliding_window_view(x, (wh, ww), axis=(2, 3))[:, :, ::sh, ::sw]
+    flat = windows.reshape(n, c, ho, wo, wh * ww)
+    # np.argmax returns the first maximum, which is the documented tie policy
+    idx = flat.argmax(axis=-1)
+    y = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+    return y, idx.astype(index_dtype)
+
+
+def max_pool2d_backward(g: FloatArray, argmax: IndexArray, window: tuple[int, int],
+                        stride: tuple[int, int], x_shape: tuple[int, ...]) -> FloatArray:
+    """Gradient w.r.t. x of max_pool2d_forward: each g entry goes to its window's argmax.
+
+    Linear in g. Elements no window chose get zero; with overlapping windows (stride
+    smaller than the window) contributions to the same element add up.
+    """
+    g, argmax = np.asarray(g), np.asarray(argmax)
+    (wh, ww), (sh, sw), (ho, wo) = _checked_grad(g, x_shape, window, stride)
+    if argmax.shape != g.shape:
+        raise ValueError(f"argmax must have g's shape {g.shape}, got shape {argmax.shape}")
+    gx = np.zeros(tuple(int(v) for v in x_shape), g.dtype)
+    if _is_fast_2x2((wh, ww), (sh, sw)):
+        # a view: the crop only drops trailing rows/columns no window covers
+        gx6 = gx[:, :, :2 * ho, :2 * wo].reshape(g.shape[0], g.shape[1], ho, 2, wo, 2)
+        for p in range(2):
+            for q in range(2):
+                # masked copy, not g * mask: a non-finite g must not leak into zeros
+                np.copyto(gx6[:, :, :, p, :, q], g, where=argmax == 2 * p + q)
+        return gx
+    for p in range(wh):
+        for q in range(ww):
+            target = gx[:, :, _window_starts(p, sh, ho), _window_starts(q, sw, wo)]
+            np.add(target, g, out=target, where=argmax == p * ww + q)
+    return gx
+
+
+def max_pool2d_select(x: NDArray[Any], argmax: IndexArray, window: tuple[int, int],
+                      stride: tuple[int, int]) -> NDArray[Any]:
+    """The elements of x at saved argmax positions (the transpose of max_pool2d_backward)."""
+    x, argmax = np.asarray(x), np.asarray(argmax)
+    (wh, ww), (sh, sw), (ho, wo) = _check_pool(x.shape, window, stride)
+    expected = (x.shape[0], x.shape[1], ho, wo)
+    if argmax.shape != expected:
+        raise ValueError(f"argmax must have shape {expected} for x of shape {x.shape}, "
+                         f"got shape {argmax.shape}")
+    windows = sliding_window_view(x, (wh, ww), axis=(2, 3))[:, :, ::sh, ::sw]
+    rows, cols = np.divmod(argmax.astype(np.intp), ww)
+    return np.take_along_axis(
+        np.take_along_axis(windows, rows[..., None, None], axis=4)[..., 0, :],
+        cols[..., None], axis=4)[..., 0]
+
+
+def avg_pool2d_forward(x: FloatArray, window: tuple[int, int],
+                       stride: tuple[int, int]) -> FloatArray:
+    """Mean over windows of x (N, C, H, W), VALID: (N, C, (H - wh) // sh + 1, (W - ww) // sw + 1)."""
+    x = np.asarray(x)
+    (wh, ww), (sh, sw), (ho, wo) = _check_pool(x.shape, window, stride)
+    x = x.astype(_float_dtype(x), copy=False)
+    if _is_fast_2x2((wh, ww), (sh, sw)):
+        xc = x[:, :, :2 * ho, :2 * wo]
+        total = (xc[:, :, 0::2, 0::2] + xc[:, :, 0::2, 1::2]) + (
+            xc[:, :, 1::2, 0::2] + xc[:, :, 1::2, 1::2])
+        total *= 0.25
+        return total
+    windows = sliding_window_view(x, (wh, ww), axis=(2, 3))[:, :, ::sh, ::sw]
+    return windows.mean(axis=(4, 5))
+
+
+def avg_pool2d_backward(g: FloatArray, window: tuple[int, int], stride: tuple[int, int],
+                        x_shape: tuple[int, ...]) -> FloatArray:
+    """Gradient w.r.t. x of avg_pool2d_forward: each g entry spread evenly over its window."""
+    g = np.asarray(g)
+    (wh, ww), (sh, sw), (ho, wo) = _checked_grad(g, x_shape, window, stride)
+    g = g.astype(_float_dtype(g), copy=False)
+    share = g * (1.0 / (wh * ww))
+    gx = np.zeros(tuple(int(v) for v in x_shape), g.dtype)
+    if _is_fast_2x2((wh, ww), (sh, sw)):
+        gx6 = gx[:, :, :2 * ho, :2 * wo].reshape(g.shape[0], g.shape[1], ho, 2, wo, 2)
+        gx6[...] = share[:, :, :, None, :, None]
+        return gx
+    for p in range(wh):
+        for q in range(ww):
+            gx[:, :, _window_starts(p, sh, ho), _window_starts(q, sw, wo)] += share
+    return gx
