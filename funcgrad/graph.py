@@ -92,10 +92,15 @@ class Graph(Generic[P]):
         env.update(zip(self.invars, flat_args))
 
         def read(atom: Atom) -> Any:
-            return atom.value if isinstance(atom, Literal) else env[atom]
+            return atom.value if type(atom) is Literal else env[atom]
 
+        # With nothing traced, primitives run as plain numpy; otherwise each equation is
+        # bound, so that the active transformations (grad, vmap, ...) apply to it.
+        traced = any(isinstance(x, Tracer) for x in env.values())
         for eqn in self.eqns:
-            env[eqn.out] = bind(eqn.prim, *map(read, eqn.inputs), **eqn.params)
+            args = [read(a) for a in eqn.inputs]
+            env[eqn.out] = (bind(eqn.prim, *args, **eqn.params) if traced
+                            else eqn.prim.impl(*args, **eqn.params))
         return [read(v) for v in self.outvars]
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
@@ -225,3 +230,70 @@ def make_graph(f: Callable[P, Any]) -> Callable[P, Graph[P]]:
         return trace_to_graph(f, args, kwargs)
 
     return traced
+
+
+# ---------------------------------------------------------------------------- simplification
+
+
+def simplify(graph: Graph[P]) -> Graph[P]:
+    """Fold constant equations, merge common subexpressions, drop dead code."""
+    return eliminate_dead_code(eliminate_common_subexpressions(fold_constants(graph)))
+
+
+def fold_constants(graph: Graph[P]) -> Graph[P]:
+    """Evaluate equations whose inputs are all known constants, once, at trace time."""
+    known: dict[Var, Any] = {v: c for v, c in zip(graph.constvars, graph.consts)
+                             if not isinstance(c, Tracer)}
+    constvars, consts = list(graph.constvars), list(graph.consts)
+    eqns = []
+    for eqn in graph.eqns:
+        if all(type(a) is Literal or a in known for a in eqn.inputs):
+            args = [a.value if type(a) is Literal else known[a] for a in eqn.inputs]
+            known[eqn.out] = value = eqn.prim.impl(*args, **eqn.params)
+            constvars.append(eqn.out)
+            consts.append(value)
+        else:
+            eqns.append(eqn)
+    return Graph(graph.invars, constvars, consts, eqns, graph.outvars, graph.in_tree,
+                 graph.out_tree)
+
+
+def eliminate_common_subexpressions(graph: Graph[P]) -> Graph[P]:
+    """Compute each (primitive, inputs, params) once."""
+    seen: dict[tuple[Any, ...], Var] = {}
+    renamed: dict[Var, Var] = {}
+
+    def atom_key(a: Atom) -> Any:
+        return ("lit", a.value.item(), a.aval.dtype) if type(a) is Literal else renamed.get(a, a)
+
+    eqns = []
+    for eqn in graph.eqns:
+        inputs = tuple(a if type(a) is Literal else renamed.get(a, a) for a in eqn.inputs)
+        try:
+            key = (eqn.prim, tuple(map(atom_key, inputs)), tuple(sorted(eqn.params.items())))
+            hash(key)
+        except TypeError:  # unhashable params: keep the equation as it is
+            eqns.append(Eqn(eqn.prim, inputs, eqn.params, eqn.out))
+            continue
+        if key in seen:
+            renamed[eqn.out] = seen[key]
+        else:
+            seen[key] = eqn.out
+            eqns.append(Eqn(eqn.prim, inputs, eqn.params, eqn.out))
+    outvars = [a if type(a) is Literal else renamed.get(a, a) for a in graph.outvars]
+    return Graph(graph.invars, graph.constvars, graph.consts, eqns, outvars, graph.in_tree,
+                 graph.out_tree)
+
+
+def eliminate_dead_code(graph: Graph[P]) -> Graph[P]:
+    """Drop equations and constants that no output depends on."""
+    live = {a for a in graph.outvars if type(a) is Var}
+    eqns = []
+    for eqn in reversed(graph.eqns):
+        if eqn.out in live:
+            eqns.append(eqn)
+            live.update(a for a in eqn.inputs if type(a) is Var)
+    eqns.reverse()
+    kept = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v in live]
+    return Graph(graph.invars, [v for v, _ in kept], [c for _, c in kept], eqns,
+                 graph.outvars, graph.in_tree, graph.out_tree)
