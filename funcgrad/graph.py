@@ -92,7 +92,7 @@ class Graph(Generic[P]):
         env.update(zip(self.invars, flat_args))
 
         def read(atom: Atom) -> Any:
-            return atom.value if type(atom) is Literal else env[atom]
+            return atom.value if isinstance(atom, Literal) else env[atom]
 
         # With nothing traced, primitives run as plain numpy; otherwise each equation is
         # bound, so that the active transformations (grad, vmap, ...) apply to it.
@@ -247,8 +247,8 @@ def fold_constants(graph: Graph[P]) -> Graph[P]:
     constvars, consts = list(graph.constvars), list(graph.consts)
     eqns = []
     for eqn in graph.eqns:
-        if all(type(a) is Literal or a in known for a in eqn.inputs):
-            args = [a.value if type(a) is Literal else known[a] for a in eqn.inputs]
+        if all(isinstance(a, Literal) or a in known for a in eqn.inputs):
+            args = [a.value if isinstance(a, Literal) else known[a] for a in eqn.inputs]
             known[eqn.out] = value = eqn.prim.impl(*args, **eqn.params)
             constvars.append(eqn.out)
             consts.append(value)
@@ -264,11 +264,11 @@ def eliminate_common_subexpressions(graph: Graph[P]) -> Graph[P]:
     renamed: dict[Var, Var] = {}
 
     def atom_key(a: Atom) -> Any:
-        return ("lit", a.value.item(), a.aval.dtype) if type(a) is Literal else renamed.get(a, a)
+        return ("lit", a.value.item(), a.aval.dtype) if isinstance(a, Literal) else renamed.get(a, a)
 
     eqns = []
     for eqn in graph.eqns:
-        inputs = tuple(a if type(a) is Literal else renamed.get(a, a) for a in eqn.inputs)
+        inputs = tuple(a if isinstance(a, Literal) else renamed.get(a, a) for a in eqn.inputs)
         try:
             key = (eqn.prim, tuple(map(atom_key, inputs)), tuple(sorted(eqn.params.items())))
             hash(key)
@@ -280,19 +280,19 @@ def eliminate_common_subexpressions(graph: Graph[P]) -> Graph[P]:
         else:
             seen[key] = eqn.out
             eqns.append(Eqn(eqn.prim, inputs, eqn.params, eqn.out))
-    outvars = [a if type(a) is Literal else renamed.get(a, a) for a in graph.outvars]
+    outvars = [a if isinstance(a, Literal) else renamed.get(a, a) for a in graph.outvars]
     return Graph(graph.invars, graph.constvars, graph.consts, eqns, outvars, graph.in_tree,
                  graph.out_tree)
 
 
 def eliminate_dead_code(graph: Graph[P]) -> Graph[P]:
     """Drop equations and constants that no output depends on."""
-    live = {a for a in graph.outvars if type(a) is Var}
+    live = {a for a in graph.outvars if isinstance(a, Var)}
     eqns = []
     for eqn in reversed(graph.eqns):
         if eqn.out in live:
             eqns.append(eqn)
-            live.update(a for a in eqn.inputs if type(a) is Var)
+            live.update(a for a in eqn.inputs if isinstance(a, Var))
     eqns.reverse()
     kept = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v in live]
     return Graph(graph.invars, [v for v, _ in kept], [c for _, c in kept], eqns,
