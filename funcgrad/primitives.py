@@ -148,7 +148,7 @@ ne_p: Primitive = compare("ne", np.not_equal)
 and_p: Primitive = compare("and", np.logical_and)
 or_p: Primitive = compare("or", np.logical_or)
 not_p = Primitive("not", np.logical_not, lambda x: _compare_shape(x, x), (None,))
-isfinite_p = Primitive("isfinite", np.isfinite, lambda x: _compare_shape(x, x), ())
+isfinite_p = Primitive("isfinite", np.isfinite, lambda x: _compare_shape(x, x), (None,))
 
 select_p = Primitive(
     "select", np.where, _select_shape,
@@ -320,7 +320,7 @@ def _concatenate_shape(*xs: Aval, axis: int) -> ShapedArray:
         if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape))
                                        if i != axis):
             raise ShapeError(f"concatenate along axis {axis}: shapes differ off that axis: "
-                             f"{_describe(*xs)}")
+                             f"{_describe(*xs)}" + user_location())
         if x.dtype != first.dtype:
             raise TypeError(f"concatenate: dtypes differ: {_describe(*xs)}")
     size = sum(x.shape[axis] for x in xs)
@@ -366,15 +366,19 @@ def _matmul_shape(x: Aval, y: Aval) -> ShapedArray:
                        np.dtype(x.dtype))
 
 
+def _outer(a: Any, b: Any) -> Any:
+    return fnp.matmul(fnp.reshape(a, (-1, 1)), fnp.reshape(b, (1, -1)))
+
+
 def _matmul_rule_x(g: Any, out: Any, x: Any, y: Any) -> Any:
     if y.ndim == 1:
-        return g * y if x.ndim == 1 else fnp.reshape(g, (-1, 1)) * y
+        return g * y if x.ndim == 1 else _outer(g, y)
     return fnp.matmul(g, fnp.swapaxes(y, -1, -2)) if x.ndim > 1 else fnp.matmul(y, g)
 
 
 def _matmul_rule_y(g: Any, out: Any, x: Any, y: Any) -> Any:
     if x.ndim == 1:
-        return g * x if y.ndim == 1 else fnp.reshape(x, (-1, 1)) * g
+        return g * x if y.ndim == 1 else _outer(x, g)
     return fnp.matmul(fnp.swapaxes(x, -1, -2), g) if y.ndim > 1 else fnp.matmul(g, x)
 
 
