@@ -11,6 +11,7 @@ with the ratio funcgrad / other (below 1 means funcgrad is faster).
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import sys
 import time
@@ -56,7 +57,8 @@ def timeit(step: Callable[[], object], repeats: int, warmup: int) -> tuple[float
 def torch_step(x: F32, k: F32, g: F32) -> Callable[[], object] | str:
     """PyTorch's conv2d forward + backward on the same data, or why it cannot run."""
     try:
-        import torch
+        # typed as Any: torch may be absent (then mypy sees nothing) or partly untyped
+        torch: Any = importlib.import_module("torch")
     except ImportError:
         return "not installed"
     tx = torch.from_numpy(x).requires_grad_(True)
@@ -76,8 +78,8 @@ def torch_step(x: F32, k: F32, g: F32) -> Callable[[], object] | str:
 def jax_step(x: F32, k: F32, g: F32) -> Callable[[], object] | str:
     """JAX's jitted VJP of conv_general_dilated on the same data, or why it cannot run."""
     try:
-        import jax
-        import jax.numpy as jnp
+        jax: Any = importlib.import_module("jax")
+        jnp: Any = importlib.import_module("jax.numpy")
     except ImportError:
         return "not installed"
 
@@ -85,10 +87,11 @@ def jax_step(x: F32, k: F32, g: F32) -> Callable[[], object] | str:
         return jax.lax.conv_general_dilated(xx, kk, (1, 1), "VALID",
                                             dimension_numbers=("NCHW", "OIHW", "NCHW"))
 
-    @jax.jit
-    def fwd_bwd(xx: Any, kk: Any, gg: Any) -> Any:
+    def fwd_bwd_eager(xx: Any, kk: Any, gg: Any) -> Any:
         y, pullback = jax.vjp(conv, xx, kk)
         return y, *pullback(gg)
+
+    fwd_bwd = jax.jit(fwd_bwd_eager)
 
     jx, jk, jg = jnp.asarray(x), jnp.asarray(k), jnp.asarray(g)
     return lambda: jax.block_until_ready(fwd_bwd(jx, jk, jg))

@@ -93,7 +93,7 @@ class Graph(Generic[P]):
         if not any(isinstance(x, Tracer) for x in flat_args) and not self._traced_consts:
             if self._replay is None:
                 self._replay = compile_numpy(self)
-            return self._replay(*flat_args)  # type: ignore[no-any-return]
+            return self._replay(*flat_args)
         # Something is traced: bind each equation so the active transformations apply.
         env: dict[Var, Any] = dict(zip(self.constvars, self.consts))
         env.update(zip(self.invars, flat_args))

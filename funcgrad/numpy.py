@@ -491,6 +491,7 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int = 0) -> Array:
     xs = [astype(a, dtype) for a in arrays]
     ax = _axes("concatenate", axis, np.ndim(xs[0]) if not isinstance(xs[0], Tracer)
                else xs[0].ndim)[0]
+    P.concatenate_p.shape_rule(*xs, axis=ax)  # grad runs numpy directly: check shapes here
     return bind(P.concatenate_p, *xs, axis=ax)  # type: ignore[no-any-return]
 
 
@@ -663,11 +664,12 @@ def dot(x: ArrayLike, y: ArrayLike) -> Array:
     xs, ys = _shape(x), _shape(y)
     if not xs or not ys:
         return multiply(x, y)
+    ky = ys[-2] if len(ys) > 1 else ys[0]
+    if xs[-1] != ky:
+        raise ShapeError(f"dot: shapes {xs} and {ys} do not fit: {xs[-1]} != {ky}"
+                         + user_location())
     if len(ys) <= 2:
         return matmul(x, y)
-    if xs[-1] != ys[-2]:
-        raise ShapeError(f"dot: shapes {xs} and {ys} do not fit: {xs[-1]} != {ys[-2]}"
-                         + user_location())
     return tensordot(x, y, axes=([len(xs) - 1], [len(ys) - 2]))
 
 

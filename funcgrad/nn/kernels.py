@@ -254,8 +254,8 @@ def conv2d_kernel_grad(x: FloatArray, g: FloatArray, kernel_hw: tuple[int, int])
     o = g.shape[1]
     gt = _channels_first(g, slot=1)
     cols = _im2col(x, kh, kw, slot=0)
-    gk = np.matmul(gt, cols.T)
-    return gk.reshape(o, c, kh, kw)
+    gk: FloatArray = np.matmul(gt, cols.T).reshape(o, c, kh, kw)
+    return gk
 
 
 def h_conv2d(x: FloatArray, k: FloatArray) -> FloatArray:
@@ -270,7 +270,7 @@ def h_conv2d_grad(x: FloatArray, k: FloatArray, g: FloatArray) -> tuple[FloatArr
     n, _, h, w = x.shape
     o, _, kh, kw = k.shape
     _check_grad_shape(g, (n, o, h - kh + 1, w - kw + 1),
-                      f"(the output's) for x of shape {x.shape} and k of shape {k.shape}")
+                      f"for x of shape {x.shape} and k of shape {k.shape}")
     return conv2d_input_grad(g, k, (h, w)), conv2d_kernel_grad(x, g, (kh, kw))
 
 
@@ -400,7 +400,8 @@ def avg_pool2d_forward(x: FloatArray, window: tuple[int, int],
         total *= 0.25
         return total
     windows = sliding_window_view(x, (wh, ww), axis=(2, 3))[:, :, ::sh, ::sw]
-    return windows.mean(axis=(4, 5))
+    y: FloatArray = windows.mean(axis=(4, 5))
+    return y
 
 
 def avg_pool2d_backward(g: FloatArray, window: tuple[int, int], stride: tuple[int, int],
