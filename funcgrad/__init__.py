@@ -2,13 +2,15 @@
 
 from funcgrad import numpy, tree
 from funcgrad.autodiff import grad, value_and_grad, vjp
+from funcgrad.batching import vmap
 from funcgrad.core import (ConcretizationError, ImmutableArrayError, LeakedTracerError,
                            Primitive, ShapedArray, ShapeError, Tracer)
 from funcgrad.graph import Graph, make_graph
+from funcgrad.jit import jit
 from funcgrad.numpy import Array, ArrayLike, stop_gradient
 
 __all__ = [
     "Array", "ArrayLike", "ConcretizationError", "Graph", "ImmutableArrayError",
     "LeakedTracerError", "Primitive", "ShapeError", "ShapedArray", "Tracer", "grad",
-    "make_graph", "numpy", "stop_gradient", "tree", "value_and_grad", "vjp",
+    "jit", "make_graph", "numpy", "stop_gradient", "tree", "value_and_grad", "vjp", "vmap",
 ]

@@ -104,10 +104,11 @@ class Primitive:
 
     `vjp` holds one rule per positional argument (None: that argument gets no gradient,
     e.g. an integer index), or, for primitives taking any number of arguments, a function
-    from the argument's position to its rule.
+    from the argument's position to its rule. `batch` is the rule vmap uses (see
+    funcgrad.batching); without one, vmap loops over the examples.
     """
 
-    __slots__ = ("name", "impl", "shape_rule", "_vjp")
+    __slots__ = ("name", "impl", "shape_rule", "_vjp", "batch")
 
     def __init__(
         self,
@@ -115,11 +116,13 @@ class Primitive:
         impl: Callable[..., Any],
         shape_rule: Callable[..., ShapedArray],
         vjp: Sequence[Rule | None] | Callable[[int], Rule | None] | None = None,
+        batch: Callable[..., Any] | None = None,
     ) -> None:
         self.name = name
         self.impl = impl
         self.shape_rule = shape_rule
         self._vjp = tuple(vjp) if isinstance(vjp, Sequence) else vjp
+        self.batch = batch
 
     def vjp_rule(self, argnum: int) -> Rule | None:
         """The VJP rule for argument `argnum`, None if it gets no gradient."""

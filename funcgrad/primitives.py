@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from funcgrad import numpy as fnp
-from funcgrad.core import Primitive, Rule, ShapedArray, ShapeError, user_location
+from funcgrad.batching import batch_by_loop, batch_elementwise, move_to_front
+from funcgrad.core import Primitive, Rule, ShapedArray, ShapeError, bind, user_location
 
 Aval = Any  # anything with .shape and .dtype: ShapedArray, numpy array, tracer
 
@@ -76,18 +77,18 @@ def _reduce_shape(x: Aval, *, axes: tuple[int, ...], widen: bool = False) -> Sha
 
 def unary(name: str, impl: Callable[..., Any], vjp: Rule | None) -> Primitive:
     """An elementwise primitive of one operand."""
-    return Primitive(name, impl, elementwise_shape, (vjp,))
+    return Primitive(name, impl, elementwise_shape, (vjp,), batch_elementwise)
 
 
 def binary(name: str, impl: Callable[..., Any], vjp_x: Rule | None,
            vjp_y: Rule | None) -> Primitive:
     """An elementwise primitive of two operands."""
-    return Primitive(name, impl, elementwise_shape, (vjp_x, vjp_y))
+    return Primitive(name, impl, elementwise_shape, (vjp_x, vjp_y), batch_elementwise)
 
 
 def compare(name: str, impl: Callable[..., Any]) -> Primitive:
     """A comparison: bool output, so no gradient."""
-    return Primitive(name, impl, _compare_shape, (None, None))
+    return Primitive(name, impl, _compare_shape, (None, None), batch_elementwise)
 
 
 def _stable_logistic(x: Any) -> Any:
@@ -147,15 +148,17 @@ eq_p: Primitive = compare("eq", np.equal)
 ne_p: Primitive = compare("ne", np.not_equal)
 and_p: Primitive = compare("and", np.logical_and)
 or_p: Primitive = compare("or", np.logical_or)
-not_p = Primitive("not", np.logical_not, lambda x: _compare_shape(x, x), (None,))
-isfinite_p = Primitive("isfinite", np.isfinite, lambda x: _compare_shape(x, x), (None,))
+not_p = Primitive("not", np.logical_not, lambda x: _compare_shape(x, x), (None,),
+                  batch_elementwise)
+isfinite_p = Primitive("isfinite", np.isfinite, lambda x: _compare_shape(x, x), (None,),
+                       batch_elementwise)
 
 select_p = Primitive(
     "select", np.where, _select_shape,
     (None,
      lambda g, out, c, x, y: fnp.where(c, g, 0),
      lambda g, out, c, x, y: fnp.where(c, 0, g)),
-)
+    batch_elementwise)
 
 
 def _convert_rule(g: Any, out: Any, x: Any, *, dtype: np.dtype[Any]) -> Any:
@@ -164,7 +167,8 @@ def _convert_rule(g: Any, out: Any, x: Any, *, dtype: np.dtype[Any]) -> Any:
 
 convert_p = Primitive(
     "convert_element_type", lambda x, *, dtype: np.asarray(x).astype(dtype),
-    lambda x, *, dtype: ShapedArray(x.shape, np.dtype(dtype)), (_convert_rule,))
+    lambda x, *, dtype: ShapedArray(x.shape, np.dtype(dtype)), (_convert_rule,),
+    batch_elementwise)
 
 
 # ---------------------------------------------------------------------------- reductions
@@ -199,25 +203,36 @@ def _prod_rule(g: Any, out: Any, x: Any, *, axes: tuple[int, ...]) -> Any:
     return fnp.transpose(gx, tuple(np.argsort(perm)))
 
 
+def _batch_reduce(prim: Primitive, size: int, args: Any, batched: Any, *,
+                  axes: tuple[int, ...]) -> Any:
+    return bind(prim, args[0], axes=tuple(a + 1 for a in axes))
+
+
 reduce_sum_p = Primitive(
     "reduce_sum", lambda x, *, axes: np.sum(x, axis=axes),
     lambda x, *, axes: _reduce_shape(x, axes=axes, widen=True),
-    (lambda g, out, x, *, axes: expand_reduced(g, x.shape, axes),))
+    (lambda g, out, x, *, axes: expand_reduced(g, x.shape, axes),), _batch_reduce)
 reduce_max_p = Primitive("reduce_max", lambda x, *, axes: np.max(x, axis=axes), _reduce_shape,
-                         (_extremum_rule,))
+                         (_extremum_rule,), _batch_reduce)
 reduce_min_p = Primitive("reduce_min", lambda x, *, axes: np.min(x, axis=axes), _reduce_shape,
-                         (_extremum_rule,))
+                         (_extremum_rule,), _batch_reduce)
 reduce_prod_p = Primitive(
     "reduce_prod", lambda x, *, axes: np.prod(x, axis=axes),
-    lambda x, *, axes: _reduce_shape(x, axes=axes, widen=True), (_prod_rule,))
+    lambda x, *, axes: _reduce_shape(x, axes=axes, widen=True), (_prod_rule,), _batch_reduce)
 
 
 def _arg_shape(x: Aval, *, axis: int) -> ShapedArray:
     return ShapedArray(tuple(d for i, d in enumerate(x.shape) if i != axis), np.dtype(np.intp))
 
 
-argmax_p = Primitive("argmax", lambda x, *, axis: np.argmax(x, axis=axis), _arg_shape, (None,))
-argmin_p = Primitive("argmin", lambda x, *, axis: np.argmin(x, axis=axis), _arg_shape, (None,))
+def _batch_arg(prim: Primitive, size: int, args: Any, batched: Any, *, axis: int) -> Any:
+    return bind(prim, args[0], axis=axis + 1)
+
+
+argmax_p = Primitive("argmax", lambda x, *, axis: np.argmax(x, axis=axis), _arg_shape, (None,),
+                     _batch_arg)
+argmin_p = Primitive("argmin", lambda x, *, axis: np.argmin(x, axis=axis), _arg_shape, (None,),
+                     _batch_arg)
 
 
 # ---------------------------------------------------------------------------- shapes
@@ -234,14 +249,18 @@ def _unbroadcast_rule(g: Any, out: Any, x: Any, *, shape: tuple[int, ...]) -> An
 reshape_p = Primitive(
     "reshape", lambda x, *, shape: np.reshape(x, shape),
     lambda x, *, shape: ShapedArray(shape, np.dtype(x.dtype)),
-    (lambda g, out, x, *, shape: fnp.reshape(g, x.shape),))
+    (lambda g, out, x, *, shape: fnp.reshape(g, x.shape),),
+    lambda prim, size, args, batched, *, shape: bind(prim, args[0], shape=(size, *shape)))
 transpose_p = Primitive(
     "transpose", lambda x, *, perm: np.transpose(x, perm),
     lambda x, *, perm: ShapedArray(tuple(x.shape[p] for p in perm), np.dtype(x.dtype)),
-    (lambda g, out, x, *, perm: fnp.transpose(g, tuple(np.argsort(perm))),))
+    (lambda g, out, x, *, perm: fnp.transpose(g, tuple(np.argsort(perm))),),
+    lambda prim, size, args, batched, *, perm: bind(prim, args[0],
+                                                    perm=(0, *(p + 1 for p in perm))))
 broadcast_to_p = Primitive(
     "broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
-    lambda x, *, shape: ShapedArray(shape, np.dtype(x.dtype)), (_unbroadcast_rule,))
+    lambda x, *, shape: ShapedArray(shape, np.dtype(x.dtype)), (_unbroadcast_rule,),
+    lambda prim, size, args, batched, *, shape: move_to_front(args[0], size, True, shape))
 
 
 class SliceKey(NamedTuple):
@@ -304,14 +323,49 @@ def _gather_rule(g: Any, out: Any, x: Any, *arrays: Any, index: IndexKey) -> Any
     return scatter_add_p.bind(fnp.zeros_like(x), g, *arrays, index=index)
 
 
+def _batched_index(index: IndexKey) -> IndexKey | None:
+    """index with a leading full slice for the vmapped axis, if that keeps the axis first.
+
+    numpy moves the axes of advanced indices (arrays, and ints among them) to the front
+    when slices separate them; then a leading slice would not stay in front.
+    """
+    advanced = [i for i, k in enumerate(index)
+                if type(k) is ArrayKey or (type(k) is int and any(type(j) is ArrayKey
+                                                                  for j in index))]
+    if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
+        return None
+    return IndexKey((SliceKey(None, None, None), *index))
+
+
+def _batch_gather(prim: Primitive, size: int, args: Any, batched: Any, *,
+                  index: IndexKey) -> Any:
+    key = _batched_index(index)
+    if key is None or any(batched[1:]):
+        return batch_by_loop(prim, size, args, batched, index=index)
+    return bind(prim, *args, index=key)
+
+
+def _batch_scatter_add(prim: Primitive, size: int, args: Any, batched: Any, *,
+                       index: IndexKey) -> Any:
+    key = _batched_index(index)
+    if key is None or any(batched[2:]):
+        return batch_by_loop(prim, size, args, batched, index=index)
+    x, updates, *arrays = args
+    x = move_to_front(x, size, batched[0], x.shape[1:] if batched[0] else x.shape)
+    target = _gather_shape(x, *arrays, index=key).shape
+    updates = move_to_front(updates, size, batched[1], target[1:])
+    return bind(prim, x, updates, *arrays, index=key)
+
+
 gather_p = Primitive("gather", _gather, _gather_shape,
-                     lambda i: _gather_rule if i == 0 else None)
+                     lambda i: _gather_rule if i == 0 else None, _batch_gather)
 scatter_add_p = Primitive(
     "scatter_add", _scatter_add, lambda x, updates, *arrays, index: ShapedArray(
         x.shape, np.dtype(x.dtype)),
     lambda i: ((lambda g, out, x, u, *arrays, index: g) if i == 0 else
                (lambda g, out, x, u, *arrays, index: gather_p.bind(g, *arrays, index=index))
-               if i == 1 else None))
+               if i == 1 else None),
+    _batch_scatter_add)
 
 
 def _concatenate_shape(*xs: Aval, axis: int) -> ShapedArray:
@@ -335,8 +389,14 @@ def _concatenate_rule(i: int) -> Rule:
     return rule
 
 
+def _batch_concatenate(prim: Primitive, size: int, args: Any, batched: Any, *,
+                       axis: int) -> Any:
+    return bind(prim, *(move_to_front(x, size, b, x.shape[1:] if b else x.shape)
+                        for x, b in zip(args, batched)), axis=axis + 1)
+
+
 concatenate_p = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
-                          _concatenate_shape, _concatenate_rule)
+                          _concatenate_shape, _concatenate_rule, _batch_concatenate)
 
 
 def _pad_rule(g: Any, out: Any, x: Any, *, widths: tuple[tuple[int, int], ...]) -> Any:
@@ -348,7 +408,8 @@ pad_p = Primitive(
     "pad", lambda x, *, widths: np.pad(x, widths),
     lambda x, *, widths: ShapedArray(tuple(d + lo + hi for d, (lo, hi) in zip(x.shape, widths)),
                                      np.dtype(x.dtype)),
-    (_pad_rule,))
+    (_pad_rule,),
+    lambda prim, size, args, batched, *, widths: bind(prim, args[0], widths=((0, 0), *widths)))
 
 
 # ---------------------------------------------------------------------------- contractions
@@ -382,7 +443,26 @@ def _matmul_rule_y(g: Any, out: Any, x: Any, y: Any) -> Any:
     return fnp.matmul(fnp.swapaxes(x, -1, -2), g) if y.ndim > 1 else fnp.matmul(g, x)
 
 
-matmul_p = Primitive("matmul", np.matmul, _matmul_shape, (_matmul_rule_x, _matmul_rule_y))
+def _batch_matmul(prim: Primitive, size: int, args: Any, batched: Any) -> Any:
+    # Batched vectors become (size, 1, k) rows or (size, k, 1) columns, so that fnp.matmul's
+    # batch broadcasting applies; the added axis is dropped again afterwards.
+    (x, y), (bx, by) = args, batched
+    row = bx and x.ndim == 2
+    col = by and y.ndim == 2
+    if row:
+        x = fnp.expand_dims(x, 1)
+    if col:
+        y = fnp.expand_dims(y, -1)
+    out = fnp.matmul(x, y)
+    if col:
+        out = fnp.squeeze(out, -1)
+    if row:
+        out = fnp.squeeze(out, -1 if col else -2)
+    return out
+
+
+matmul_p = Primitive("matmul", np.matmul, _matmul_shape, (_matmul_rule_x, _matmul_rule_y),
+                     _batch_matmul)
 
 
 def _einsum_impl(*xs: Any, spec: str) -> Any:
@@ -426,4 +506,12 @@ def _einsum_rule(i: int) -> Rule:
     return rule
 
 
-einsum_p = Primitive("einsum", _einsum_impl, _einsum_shape, _einsum_rule)
+def _batch_einsum(prim: Primitive, size: int, args: Any, batched: Any, *, spec: str) -> Any:
+    ins, out = spec.split("->")
+    label = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba"
+                 if c not in spec)
+    subs = [label + s if b else s for s, b in zip(ins.split(","), batched)]
+    return bind(prim, *args, spec=",".join(subs) + "->" + label + out)
+
+
+einsum_p = Primitive("einsum", _einsum_impl, _einsum_shape, _einsum_rule, _batch_einsum)

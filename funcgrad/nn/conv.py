@@ -18,6 +18,7 @@ from typing import Any, Union
 import numpy as np
 
 from funcgrad import numpy as fnp
+from funcgrad.batching import batch_leading
 from funcgrad.core import Primitive, ShapedArray, ShapeError, Tracer, bind, user_location
 from funcgrad.nn import kernels
 from funcgrad.numpy import Array, ArrayLike
@@ -76,11 +77,13 @@ def _hw(a: Any) -> tuple[int, int]:
 conv2d_p: Primitive = Primitive(
     "conv2d", kernels.conv2d_forward, _conv_shape,
     (lambda ct, y, x, k: bind(conv2d_input_grad_p, ct, k, image_hw=_hw(x)),
-     lambda ct, y, x, k: bind(conv2d_kernel_grad_p, x, ct, kernel_hw=_hw(k))))
+     lambda ct, y, x, k: bind(conv2d_kernel_grad_p, x, ct, kernel_hw=_hw(k))),
+    batch_leading(0))
 conv2d_input_grad_p: Primitive = Primitive(
     "conv2d_input_grad", _input_grad, _input_grad_shape,
     (lambda ct, gx, g, k, *, image_hw: bind(conv2d_p, ct, k),
-     lambda ct, gx, g, k, *, image_hw: bind(conv2d_kernel_grad_p, ct, g, kernel_hw=_hw(k))))
+     lambda ct, gx, g, k, *, image_hw: bind(conv2d_kernel_grad_p, ct, g, kernel_hw=_hw(k))),
+    batch_leading(0))
 conv2d_kernel_grad_p: Primitive = Primitive(
     "conv2d_kernel_grad", _kernel_grad, _kernel_grad_shape,
     (lambda ct, gk, x, g, *, kernel_hw: bind(conv2d_input_grad_p, g, ct, image_hw=_hw(x)),

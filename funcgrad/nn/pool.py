@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad import numpy as fnp
+from funcgrad.batching import batch_leading
 from funcgrad.core import Primitive, ShapedArray, ShapeError, Tracer, bind, user_location
 from funcgrad.nn import kernels
 from funcgrad.numpy import Array, ArrayLike
@@ -47,24 +48,28 @@ def _max_pool_select(v: Any, x: Any, *, window: Pair, stride: Pair) -> Any:
 max_pool2d_p: Primitive = Primitive(
     "max_pool2d", _max_pool, _pooled_shape,
     (lambda ct, y, x, *, window, stride:
-        bind(max_pool2d_grad_p, ct, x, window=window, stride=stride),))
+        bind(max_pool2d_grad_p, ct, x, window=window, stride=stride),),
+    batch_leading(0))
 # The maxima's positions do not move under small changes of x, so x gets no gradient here.
 max_pool2d_grad_p: Primitive = Primitive(
     "max_pool2d_grad", _max_pool_grad,
     lambda g, x, *, window, stride: ShapedArray(tuple(x.shape), np.dtype(g.dtype)),
     (lambda ct, gx, g, x, *, window, stride:
-        bind(max_pool2d_select_p, ct, x, window=window, stride=stride), None))
+        bind(max_pool2d_select_p, ct, x, window=window, stride=stride), None),
+    batch_leading(0, 1))
 max_pool2d_select_p: Primitive = Primitive(
     "max_pool2d_select", _max_pool_select,
     lambda v, x, *, window, stride: _pooled_shape(x, window=window, stride=stride),
     (lambda ct, y, v, x, *, window, stride:
-        bind(max_pool2d_grad_p, ct, x, window=window, stride=stride), None))
+        bind(max_pool2d_grad_p, ct, x, window=window, stride=stride), None),
+    batch_leading(0, 1))
 
 avg_pool2d_p: Primitive = Primitive(
     "avg_pool2d", lambda x, *, window, stride: kernels.avg_pool2d_forward(x, window, stride),
     _pooled_shape,
     (lambda ct, y, x, *, window, stride:
-        bind(avg_pool2d_grad_p, ct, window=window, stride=stride, image_hw=x.shape[2:]),))
+        bind(avg_pool2d_grad_p, ct, window=window, stride=stride, image_hw=x.shape[2:]),),
+    batch_leading(0))
 avg_pool2d_grad_p: Primitive = Primitive(
     "avg_pool2d_grad",
     lambda g, *, window, stride, image_hw: kernels.avg_pool2d_backward(
@@ -72,7 +77,8 @@ avg_pool2d_grad_p: Primitive = Primitive(
     lambda g, *, window, stride, image_hw: ShapedArray((*g.shape[:2], *image_hw),
                                                        np.dtype(g.dtype)),
     (lambda ct, gx, g, *, window, stride, image_hw:
-        bind(avg_pool2d_p, ct, window=window, stride=stride),))
+        bind(avg_pool2d_p, ct, window=window, stride=stride),),
+    batch_leading(0))
 
 
 def _pair(name: str, v: int | Pair) -> Pair:
