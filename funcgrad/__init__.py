@@ -1,7 +1,8 @@
 """funcgrad: trace pure numpy-style functions into a graph and transform them (grad, vjp)."""
 
 from funcgrad import numpy, tree
-from funcgrad.autodiff import grad, value_and_grad, vjp
+from funcgrad.autodiff import (grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad,
+                               vjp)
 from funcgrad.batching import vmap
 from funcgrad.core import (ConcretizationError, ImmutableArrayError, LeakedTracerError,
                            Primitive, ShapedArray, ShapeError, Tracer)
@@ -11,6 +12,6 @@ from funcgrad.numpy import Array, ArrayLike, stop_gradient
 
 __all__ = [
     "Array", "ArrayLike", "ConcretizationError", "Graph", "ImmutableArrayError",
-    "LeakedTracerError", "Primitive", "ShapeError", "ShapedArray", "Tracer", "grad",
+    "LeakedTracerError", "Primitive", "ShapeError", "ShapedArray", "Tracer", "grad", "hessian", "jacfwd", "jacrev", "jvp", "linearize",
     "jit", "make_graph", "numpy", "stop_gradient", "tree", "value_and_grad", "vjp", "vmap",
 ]
