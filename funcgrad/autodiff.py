@@ -19,8 +19,9 @@ import numpy as np
 from typing_extensions import ParamSpec
 
 from funcgrad import tree
-from funcgrad.core import (Primitive, ShapedArray, Trace, Tracer, aval_of, bind, new_trace,
-                           short_dtype)
+from funcgrad.config import config
+from funcgrad.core import (Primitive, ShapedArray, Trace, Tracer, aval_of, bind, check_finite,
+                           new_trace, short_dtype)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -92,7 +93,12 @@ class VJPTrace(Trace):
             else:
                 primals.append(a)
             nested = nested or isinstance(primals[-1], Tracer)
-        out = bind(prim, *primals, **params) if nested else prim.impl(*primals, **params)
+        if nested:
+            out = bind(prim, *primals, **params)
+        else:
+            out = prim.impl(*primals, **params)
+            if config.debug_nans:
+                check_finite(prim, primals, params, out)
         if not parents or out.dtype.kind not in "fc":
             return out  # stop_gradient, comparisons, argmax: nothing to differentiate
         tracer = VJPTracer(self, out, prim, params, tuple(primals), tuple(parents))

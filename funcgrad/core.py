@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import numpy as np
 
+from funcgrad.config import config
+
 if TYPE_CHECKING:
     from funcgrad.numpy import Array, ArrayLike, IndexUpdateHelper
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
 
 
 # ---------------------------------------------------------------------------- errors
@@ -45,11 +48,11 @@ class ImmutableArrayError(TypeError):
 
 
 def user_location() -> str:
-    """The innermost stack frame outside funcgrad, as ' (at file:line)', for error messages."""
+    """The innermost stack frame outside funcgrad and numpy, as ' (at file:line)', for errors."""
     frame: Any = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
+        if not os.path.abspath(filename).startswith((_PACKAGE_DIR, _NUMPY_DIR)):
             return f" (at {filename}:{frame.f_lineno})"
         frame = frame.f_back
     return ""
@@ -155,10 +158,27 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
             if trace is None or t.level > trace.level:
                 trace = t
     if trace is None:
-        return prim.impl(*args, **params)
+        out = prim.impl(*args, **params)
+        if config.debug_nans:
+            check_finite(prim, args, params, out)
+        return out
     if not trace.active:
         raise _leaked(trace)
     return trace.process(prim, args, params)
+
+
+def check_finite(prim: Primitive, args: Sequence[Any], params: dict[str, Any], out: Any) -> None:
+    """With config.debug_nans: raise if a primitive's float output has a nan or inf."""
+    if aval_of(out).dtype.kind not in "fc" or np.all(np.isfinite(out)):
+        return
+    bad = "nan" if np.any(np.isnan(out)) else "inf"
+    names = "abcdefghijklmnopqrstuvwxyz"
+    inputs = " ".join(f"{names[i]}:{aval_of(a)}" for i, a in enumerate(args))
+    shown = "[" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + "]" if params else ""
+    raise FloatingPointError(
+        f"debug_nans: the primitive '{prim.name}' produced {bad}:\n"
+        f"  out:{aval_of(out)} = {prim.name}{shown} {inputs}" + user_location()
+    )
 
 
 def _leaked(trace: Trace) -> LeakedTracerError:
@@ -222,10 +242,19 @@ class Tracer:
     __slots__ = ("_trace",)
     _trace: Trace
 
-    # numpy hands binary operations with a tracer on the right to the tracer's reflected
-    # method, instead of making an object array of it.
-    __array_ufunc__ = None
     __array_priority__ = 1000
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # numpy ufuncs given a tracer (np.sin(x), ndarray + x) run funcgrad's version, so
+        # they trace and differentiate instead of failing or making an object array.
+        from funcgrad import numpy as fnp
+        fn = fnp.UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        if fn is None:
+            raise TypeError(
+                f"numpy's {ufunc.__name__}{'' if method == '__call__' else '.' + method} "
+                f"cannot take a traced value ({self.aval}); use funcgrad.numpy instead "
+                "(import funcgrad.numpy as fnp)" + user_location())
+        return fn(*inputs)
 
     @property
     def aval(self) -> ShapedArray:

@@ -17,6 +17,7 @@ import numpy as np
 from typing_extensions import ParamSpec
 
 from funcgrad import tree
+from funcgrad.config import config
 from funcgrad.core import Primitive, ShapedArray, Trace, Tracer, aval_of, bind, new_trace
 
 P = ParamSpec("P")
@@ -90,7 +91,8 @@ class Graph(Generic[P]):
 
     def evaluate(self, flat_args: Sequence[Any]) -> list[Any]:
         """Run the equations on a flat list of inputs; returns the flat outputs."""
-        if not any(isinstance(x, Tracer) for x in flat_args) and not self._traced_consts:
+        if (not any(isinstance(x, Tracer) for x in flat_args) and not self._traced_consts
+                and not config.debug_nans):
             if self._replay is None:
                 self._replay = compile_numpy(self)
             return self._replay(*flat_args)

@@ -773,3 +773,16 @@ def ones_like(x: ArrayLike, dtype: DTypeLike | None = None) -> np.ndarray[Any, A
 arange = np.arange
 eye = np.eye
 linspace = np.linspace
+
+
+UFUNCS: dict[Any, Callable[..., Array]] = {
+    np.add: add, np.subtract: subtract, np.multiply: multiply, np.divide: divide,
+    np.negative: negative, np.power: power, np.square: square, np.sqrt: sqrt, np.exp: exp,
+    np.log: log, np.log1p: log1p, np.expm1: expm1, np.sin: sin, np.cos: cos, np.tan: tan,
+    np.tanh: tanh, np.absolute: abs, np.sign: sign, np.maximum: maximum, np.minimum: minimum,
+    np.matmul: matmul, np.less: less, np.less_equal: less_equal, np.greater: greater,
+    np.greater_equal: greater_equal, np.equal: equal, np.not_equal: not_equal,
+    np.logical_and: logical_and, np.logical_or: logical_or, np.logical_not: logical_not,
+    np.isfinite: isfinite,
+}
+"""numpy ufuncs that, given a traced value, run their funcgrad.numpy counterpart."""

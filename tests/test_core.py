@@ -147,9 +147,15 @@ def test_tracers_are_not_hashable() -> None:
     grad(f)(np.ones(2))
 
 
-def test_numpy_ufunc_on_a_tracer_raises_type_error() -> None:
-    with pytest.raises(TypeError):
-        grad(lambda x: np.sin(x))(1.0)
+def test_numpy_ufuncs_on_a_tracer_run_funcgrad() -> None:
+    # np.sin(x) and ndarray + x dispatch to funcgrad.numpy, so they differentiate
+    assert grad(lambda x: np.sin(x))(0.5) == pytest.approx(np.cos(0.5), abs=1e-15)
+    assert grad(lambda x: (np.array([2.0]) * x).sum())(1.0) == 2.0
+
+
+def test_unsupported_numpy_ufunc_on_a_tracer_names_funcgrad_numpy() -> None:
+    with pytest.raises(TypeError, match=r"arctan2.*funcgrad\.numpy"):
+        grad(lambda x: np.arctan2(x, 1.0))(1.0)
 
 
 def test_traces_are_cleaned_up_after_errors() -> None:
