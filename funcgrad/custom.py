@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 import numpy as np
 from typing_extensions import ParamSpec
@@ -75,12 +75,16 @@ class custom_vjp(Generic[P, R]):
                 results.append(o)
                 continue
             # One tape entry per output leaf; each asks the user's rule once.
-            prim = Primitive(f"custom_vjp[{_name(self.fun)}]", lambda: None, lambda: None,
+            prim = Primitive(f"custom_vjp[{_name(self.fun)}]", _tape_only, _tape_only,
                              functools.partial(call.rule, j))
             node = VJPTracer(trace, o, prim, {}, (), parents)
             trace.tape.append(node)
             results.append(node)
         return tree.unflatten(out_tree, results)  # type: ignore[no-any-return]
+
+
+def _tape_only(*args: Any, **params: Any) -> NoReturn:
+    raise AssertionError("a custom_vjp tape entry is only ever differentiated, never run")
 
 
 class _BackwardCall:
@@ -138,18 +142,19 @@ class _BackwardCall:
 
 def checkpoint(f: Callable[P, R]) -> Callable[P, R]:
     """f, but under grad its intermediate values are recomputed in the backward pass, not stored."""
+    fn: Callable[..., Any] = f
 
     @custom_vjp
     def remat(*args: Any) -> Any:
-        return f(*args)
+        return fn(*args)
 
     def fwd(*args: Any) -> tuple[Any, Any]:
-        return f(*args), args
+        return fn(*args), args
 
     def bwd(args: Any, ct: Any) -> Any:
         # A one-shot pullback that consumes its tape, so the recomputed values are freed
         # as the backward pass goes rather than kept until the garbage collector runs.
-        return _vjp(f, args, {}, range(len(args)), False, keep_tape=False)[2](ct)
+        return _vjp(fn, args, {}, range(len(args)), False, keep_tape=False)[2](ct)
 
     remat.defvjp(fwd, bwd)
-    return functools.wraps(f)(remat)  # type: ignore[return-value]
+    return functools.wraps(fn)(remat)  # type: ignore[return-value]
