@@ -9,6 +9,7 @@ an exact primitive from funcgrad.primitives.
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, Union
@@ -538,7 +539,7 @@ def pad(x: ArrayLike, pad_width: int | Sequence[int] | Sequence[Sequence[int]]) 
 # ---------------------------------------------------------------------------- indexing
 
 
-def _index_key(x: Tracer, key: Any) -> tuple[P.IndexKey, tuple[Any, ...]]:
+def _index_key(x: Array, key: Any) -> tuple[P.IndexKey, tuple[Any, ...]]:
     """Split an index into its static part and its integer index arrays."""
     items = key if isinstance(key, tuple) else (key,)
     static: list[Any] = []
@@ -587,7 +588,7 @@ def getitem(x: ArrayLike, key: Any) -> Array:
 
 
 class _IndexUpdate:
-    def __init__(self, x: Tracer, key: Any) -> None:
+    def __init__(self, x: Array, key: Any) -> None:
         self.x = x
         self.key = key
 
@@ -603,22 +604,40 @@ class _IndexUpdate:
         return bind(P.scatter_add_p, self.x, updates, *arrays, index=index)  # type: ignore[no-any-return]
 
     def set(self, values: ArrayLike) -> Array:
-        """A copy of x with x[key] replaced by values (with repeated indices, values add up)."""
-        hit: Any = zeros_like(self.x, dtype=np.bool_)
+        """A copy of x with x[key] replaced by values; with repeated indices the last one wins.
+
+        (Under jit, where index arrays computed inside the function are not known, repeated
+        indices add their values up instead.)
+        """
         index, arrays = _index_key(self.x, self.key)
         concrete = [a if not isinstance(a, Tracer) else a._trace.concrete(a) for a in arrays]
         if builtins.any(a is None for a in concrete):
-            hit = greater(IndexUpdateHelper(zeros_like(self.x))[self.key].add(1), 0)  # type: ignore[arg-type]
-        else:
-            hit[P.build_index(index, tuple(concrete))] = True
-        placed = IndexUpdateHelper(zeros_like(self.x))[self.key].add(values)  # type: ignore[arg-type]
-        return where(hit, placed, self.x)
+            hit = greater(at(zeros_like(self.x))[self.key].add(1), 0)
+            return where(hit, at(zeros_like(self.x))[self.key].add(values), self.x)
+        # Number the elements, see which ones the index picks (in order), and keep each
+        # element's last occurrence: then no element is written twice.
+        shape = _shape(self.x)
+        size = math.prod(shape)
+        picked = np.arange(size).reshape(shape)[P.build_index(index, tuple(concrete))]
+        flat = picked.ravel()
+        unique, first_from_end = np.unique(flat[::-1], return_index=True)
+        last = flat.size - 1 - first_from_end
+        vals = ravel(broadcast_to(astype(values, self.x.dtype), picked.shape))
+        hit = np.zeros(size, bool)
+        hit[unique] = True
+        placed = at(zeros_like(ravel(self.x)))[unique].add(getitem(vals, last))
+        return where(hit.reshape(shape), reshape(placed, shape), self.x)
+
+
+def at(x: ArrayLike) -> IndexUpdateHelper:
+    """at(x)[key].set(v) / .add(v) / .get(): functional updates, for numpy arrays too."""
+    return IndexUpdateHelper(x if isinstance(x, Tracer) else np.asarray(x))
 
 
 class IndexUpdateHelper:
     """x.at[key]: functional updates of an immutable array (set, add, get)."""
 
-    def __init__(self, x: Tracer) -> None:
+    def __init__(self, x: Array) -> None:
         self.x = x
 
     def __getitem__(self, key: Any) -> _IndexUpdate:

@@ -29,6 +29,8 @@ import numpy as np
 from typing_extensions import NamedTuple, TypeAlias
 
 from funcgrad import tree
+from funcgrad.core import Tracer
+from funcgrad.numpy import astype
 
 __all__ = [
     "Params",
@@ -140,7 +142,7 @@ def _where(treedef: tree.TreeDef, index: int) -> str:
 
 def _param_leaves(params: Params) -> tuple[list[np.ndarray], tree.TreeDef]:
     leaves, treedef = tree.flatten(params)
-    arrays = [np.asarray(p) for p in leaves]
+    arrays = [_array(p) for p in leaves]
     for i, p in enumerate(arrays):
         if p.dtype.kind != "f":
             raise TypeError(
@@ -160,7 +162,7 @@ def _matching_leaves(
             f"  {what}: {other_def!r}\n"
             f"  params: {treedef!r}"
         )
-    arrays = [np.asarray(x) for x in leaves]
+    arrays = [_array(x) for x in leaves]
     for i, (x, p) in enumerate(zip(arrays, params)):
         if x.shape != p.shape:
             raise ValueError(
@@ -170,10 +172,15 @@ def _matching_leaves(
     return arrays
 
 
+def _array(x: Any) -> np.ndarray:
+    # Traced values (an update inside jit) stay traced: they have .shape and .dtype too.
+    return x if isinstance(x, Tracer) else np.asarray(x)  # type: ignore[return-value]
+
+
 def _like(value: Any, param: np.ndarray) -> np.ndarray:
     # Casting back is the guarantee that the param dtype survives a float64 gradient; it
     # is free (no copy) when the arithmetic already stayed in that dtype.
-    return np.asarray(value, dtype=param.dtype)
+    return astype(value, param.dtype)  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------------------

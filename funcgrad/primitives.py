@@ -456,8 +456,8 @@ def _batch_matmul(prim: Primitive, size: int, args: Any, batched: Any) -> Any:
     out = fnp.matmul(x, y)
     if col:
         out = fnp.squeeze(out, -1)
-    if row:
-        out = fnp.squeeze(out, -1 if col else -2)
+    if row:  # the row's axis is last when the other operand was (or became) a column
+        out = fnp.squeeze(out, -1 if col or y.ndim == 1 else -2)
     return out
 
 

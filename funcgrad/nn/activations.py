@@ -28,21 +28,32 @@ def tanh(x: ArrayLike) -> Array:
     return fnp.tanh(x)
 
 
+def _shifted(x: ArrayLike, axis: Axis) -> tuple[Array, Array]:
+    """(x - m, m) with m the maximum along axis (kept), not differentiated.
+
+    The shift cancels in every value and gradient below, so it need not be differentiated;
+    where a slice is all -inf, m would be -inf and give nan, so it falls back to 0.
+    """
+    m = fnp.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+    m = fnp.where(fnp.isfinite(m), m, 0)
+    return fnp.subtract(x, m), m
+
+
 def logsumexp(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Array:
     """log(sum(exp(x))) over axis, shifted by the maximum so that nothing overflows."""
-    # The shift cancels in value and gradient, so it need not be differentiated; where
-    # a slice is all -inf the shift would be -inf and give nan, so it falls back to 0.
-    shift = fnp.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
-    shift = fnp.where(fnp.isfinite(shift), shift, 0)
-    out = fnp.log(fnp.sum(fnp.exp(fnp.subtract(x, shift)), axis=axis, keepdims=True)) + shift
+    shifted, m = _shifted(x, axis)
+    out = fnp.add(fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True)), m)
     return out if keepdims else fnp.squeeze(out, axis)
 
 
 def log_softmax(x: ArrayLike, axis: int = -1) -> Array:
     """x - logsumexp(x): log-probabilities, finite even for logits of 1000."""
-    return fnp.subtract(x, logsumexp(x, axis=axis, keepdims=True))
+    # computed from the shifted logits, so float32 keeps its precision at large logits
+    shifted, _ = _shifted(x, axis)
+    return fnp.subtract(shifted, fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True)))
 
 
 def softmax(x: ArrayLike, axis: int = -1) -> Array:
     """exp(x) / sum(exp(x)) along axis, computed from shifted logits."""
-    return fnp.exp(log_softmax(x, axis=axis))
+    e = fnp.exp(_shifted(x, axis)[0])
+    return fnp.divide(e, fnp.sum(e, axis=axis, keepdims=True))

@@ -133,15 +133,32 @@ def _check_grad_shape(g: NDArray[Any], expected: tuple[int, ...], context: str) 
 # ---------------------------------------------------------------------------------------
 # convolution
 
-def _im2col(x: NDArray[Any], kh: int, kw: int, slot: int) -> NDArray[Any]:
-    """Copy of x's windows as a (C*kh*kw, N*Ho*Wo) matrix in the workspace."""
+# A convolution does C*kh*kw multiply-adds per output element. Up to about this many it is
+# memory-bound: moving y and g between (N, O, ...) and (O, N, ...) order for one big GEMM
+# costs as much as the arithmetic, so each image gets its own GEMM in NCHW order instead
+# (e.g. MNIST's first layer, 1*3*3 = 9). Deeper contractions are compute-bound and run
+# faster as one large, multithreaded GEMM over the whole batch.
+_PER_IMAGE_MAX_DEPTH = 64
+
+
+def _per_image(c: int, kh: int, kw: int) -> bool:
+    return c * kh * kw <= _PER_IMAGE_MAX_DEPTH
+
+
+def _im2col(x: NDArray[Any], kh: int, kw: int, slot: int, per_image: bool) -> NDArray[Any]:
+    """x's windows copied into the workspace: (N, C*kh*kw, Ho*Wo), or (C*kh*kw, N*Ho*Wo)."""
     n, c, h, w = x.shape
     ho, wo = h - kh + 1, w - kw + 1
+    windows = sliding_window_view(x, (kh, kw), axis=(2, 3))  # (N, C, Ho, Wo, kh, kw)
+    # Either way the innermost run of the copy is an output row, the longest contiguous
+    # stretch a window offers; putting the batch after the kernel offsets lets one GEMM
+    # cover the whole batch.
+    if per_image:
+        cols = _scratch(slot, (n, c, kh, kw, ho, wo), x.dtype)
+        np.copyto(cols, windows.transpose(0, 1, 4, 5, 2, 3))
+        return cols.reshape(n, c * kh * kw, ho * wo)
     cols = _scratch(slot, (c, kh, kw, n, ho, wo), x.dtype)
-    # Putting the batch after the kernel offsets (not first) lets one GEMM cover the whole
-    # batch; the copy's innermost run is an output row, which is the longest contiguous
-    # stretch any window layout offers.
-    np.copyto(cols, sliding_window_view(x, (kh, kw), axis=(2, 3)).transpose(1, 4, 5, 0, 2, 3))
+    np.copyto(cols, windows.transpose(1, 4, 5, 0, 2, 3))
     return cols.reshape(c * kh * kw, n * ho * wo)
 
 
@@ -162,17 +179,34 @@ def conv2d_forward(x: FloatArray, k: FloatArray) -> FloatArray:
     n, c, h, w = x.shape
     o, _, kh, kw = k.shape
     ho, wo = h - kh + 1, w - kw + 1
-    cols = _im2col(x, kh, kw, slot=0)
-    yt = _scratch(1, (o, n, ho, wo), dtype)
-    np.matmul(k.reshape(o, c * kh * kw), cols, out=yt.reshape(o, n * ho * wo))
+    kmat = k.reshape(o, c * kh * kw)
     y = np.empty((n, o, ho, wo), dtype)
+    if _per_image(c, kh, kw):
+        np.matmul(kmat, _im2col(x, kh, kw, 0, per_image=True), out=y.reshape(n, o, ho * wo))
+        return y
+    yt = _scratch(1, (o, n, ho, wo), dtype)
+    np.matmul(kmat, _im2col(x, kh, kw, 0, per_image=False), out=yt.reshape(o, n * ho * wo))
     np.copyto(y, yt.transpose(1, 0, 2, 3))
     return y
 
 
+def _input_grad_per_image(g: NDArray[Any], k: NDArray[Any], h: int, w: int) -> NDArray[Any]:
+    # One GEMM per image into im2col layout, then col2im: each kernel offset's block is
+    # added back at its window position, in runs of one output row.
+    n, o, ho, wo = g.shape
+    _, c, kh, kw = k.shape
+    colg = _scratch(0, (n, c, kh, kw, ho, wo), g.dtype)
+    np.matmul(k.reshape(o, c * kh * kw).T, g.reshape(n, o, ho * wo),
+              out=colg.reshape(n, c * kh * kw, ho * wo))
+    gx = np.zeros((n, c, h, w), g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            gx[:, :, i:i + ho, j:j + wo] += colg[:, :, i, j]
+    return gx
+
+
 def _input_grad_cols(g: NDArray[Any], k: NDArray[Any], h: int, w: int) -> NDArray[Any]:
-    # GEMM into im2col layout, then add each kernel offset's block back into its window
-    # position (col2im). Exact GEMM size; the adds run over output rows of length Wo.
+    # As _input_grad_per_image, but one GEMM for the whole batch (g moved channels-first).
     n, o, ho, wo = g.shape
     _, c, kh, kw = k.shape
     gt = _channels_first(g, slot=1)
@@ -229,9 +263,9 @@ def conv2d_input_grad(g: FloatArray, k: FloatArray, image_hw: tuple[int, int]) -
                       f"for k of shape {k.shape} and image_hw {(h, w)}")
     dtype = _float_dtype(g, k)
     g, k = g.astype(dtype, copy=False), k.astype(dtype, copy=False)
-    # Measured crossover: the flat method's padding work grows with O, the short adds it
-    # saves grow with C*kh*kw (e.g. MNIST's first layer, C*kh*kw=9 < O=32, is faster with
-    # columns; a 32->64 channel 3x3 layer is faster flat).
+    if _per_image(c, kh, kw):
+        return _input_grad_per_image(g, k, h, w)
+    # The flat method's padding work grows with O, the short adds it saves with C*kh*kw.
     if kh * kw > 1 and c * kh * kw > o:
         return _input_grad_flat(g, k, h, w)
     return _input_grad_cols(g, k, h, w)
@@ -251,11 +285,17 @@ def conv2d_kernel_grad(x: FloatArray, g: FloatArray, kernel_hw: tuple[int, int])
                       f"for x of shape {x.shape} and kernel_hw {(kh, kw)}")
     dtype = _float_dtype(x, g)
     x, g = x.astype(dtype, copy=False), g.astype(dtype, copy=False)
-    o = g.shape[1]
+    o, ho, wo = g.shape[1], g.shape[2], g.shape[3]
+    if _per_image(c, kh, kw):
+        cols = _im2col(x, kh, kw, 0, per_image=True)
+        # per-image products are (O, C*kh*kw): small next to g when the contraction is shallow
+        partial = _scratch(1, (n, o, c * kh * kw), dtype)
+        np.matmul(g.reshape(n, o, ho * wo), cols.transpose(0, 2, 1), out=partial)
+        per_image_sum: FloatArray = partial.sum(axis=0).reshape(o, c, kh, kw)
+        return per_image_sum
     gt = _channels_first(g, slot=1)
-    cols = _im2col(x, kh, kw, slot=0)
-    gk: FloatArray = np.matmul(gt, cols.T).reshape(o, c, kh, kw)
-    return gk
+    gk: FloatArray = np.matmul(gt, _im2col(x, kh, kw, 0, per_image=False).T)
+    return gk.reshape(o, c, kh, kw)
 
 
 def h_conv2d(x: FloatArray, k: FloatArray) -> FloatArray:

@@ -1,0 +1,318 @@
+"""Tests for funcgrad.nn activations and losses: extreme logits, hand values, errors."""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import funcgrad as fg
+import funcgrad.numpy as fnp
+from funcgrad import nn
+from funcgrad.testing import check_grads
+
+INF = np.inf
+
+
+def np_softmax(z: Any) -> Any:
+    """Reference in exact-ish float64 for moderate logits."""
+    z = np.asarray(z, np.float64)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------------------
+# softmax, log_softmax, logsumexp at extreme logits
+
+EXTREME = np.array([
+    [1000.0, 0.0, -1000.0],
+    [1000.0, 1000.0, 1000.0],
+    [-1000.0, -1000.0, -1000.0],
+    [0.0, 0.0, 0.0],
+    [1000.0, 999.0, -1000.0],
+    [-1000.0, 1000.0, -1000.0],
+])
+
+
+def test_logsumexp_at_extreme_logits() -> None:
+    lse = np.asarray(nn.logsumexp(EXTREME, axis=-1))
+    log3 = math.log(3.0)
+    expected = [1000.0, 1000.0 + log3, -1000.0 + log3, log3,
+                1000.0 + math.log1p(math.exp(-1.0)), 1000.0]
+    np.testing.assert_allclose(lse, expected, rtol=1e-15, atol=0)
+    assert nn.logsumexp(EXTREME).shape == ()
+    # over everything: six entries of 1000 and one of 999 dominate
+    assert float(nn.logsumexp(EXTREME)) == pytest.approx(1000.0 + math.log(6 + math.exp(-1.0)),
+                                                         rel=1e-15)
+    kept = nn.logsumexp(EXTREME, axis=1, keepdims=True)
+    assert kept.shape == (6, 1)
+    np.testing.assert_allclose(np.asarray(kept)[:, 0], expected, rtol=1e-15)
+    # along axis 0 as well
+    col = np.asarray(nn.logsumexp(EXTREME, axis=0))
+    np.testing.assert_allclose(col, [1000 + math.log(3.0), 1000 + math.log(2 + math.exp(-1.0)),
+                                     1000.0], rtol=1e-15)
+
+
+def test_softmax_and_log_softmax_at_extreme_logits() -> None:
+    p = np.asarray(nn.softmax(EXTREME))
+    logp = np.asarray(nn.log_softmax(EXTREME))
+    assert np.all(np.isfinite(p)) and np.all(np.isfinite(logp))
+    third = 1.0 / 3.0
+    e1 = 1.0 / (1.0 + math.exp(-1.0))
+    expected = np.array([[1, 0, 0], [third] * 3, [third] * 3, [third] * 3,
+                         [e1, 1 - e1, 0], [0, 1, 0]])
+    # softmax is exp(log_softmax): a relative error of about |logit| * eps (1e-13 here)
+    np.testing.assert_allclose(p, expected, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(p.sum(axis=-1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(logp[0], [0.0, -1000.0, -2000.0], rtol=1e-15)
+    np.testing.assert_allclose(logp[1:4], -math.log(3.0), rtol=1e-12)
+    np.testing.assert_allclose(logp[4], [-math.log1p(math.exp(-1.0)),
+                                         -1.0 - math.log1p(math.exp(-1.0)),
+                                         -2000.0 - math.log1p(math.exp(-1.0))], rtol=1e-12)
+    np.testing.assert_allclose(logp[5], [-2000.0, 0.0, -2000.0], rtol=1e-15, atol=1e-300)
+    # softmax along another axis
+    np.testing.assert_allclose(np.asarray(nn.softmax(EXTREME.T, axis=0)), expected.T,
+                               rtol=1e-12, atol=1e-300)
+
+
+def test_gradients_at_extreme_logits_are_finite_and_right() -> None:
+    w = np.array([1.0, 2.0, 3.0])
+
+    # d/dz logsumexp(z) = softmax(z)
+    g = fg.grad(lambda z: fnp.sum(nn.logsumexp(z, axis=-1)))(EXTREME)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, np_softmax(EXTREME), rtol=1e-12, atol=1e-300)
+    # d/dz sum(w * log_softmax(z)) = w - sum(w) softmax(z)
+    g = fg.grad(lambda z: fnp.sum(nn.log_softmax(z) * w))(EXTREME)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, w - 6.0 * np_softmax(EXTREME), rtol=1e-13, atol=1e-13)
+    # d/dz sum(w * softmax(z)) = s * (w - s.w)
+    s = np_softmax(EXTREME)
+    g = fg.grad(lambda z: fnp.sum(nn.softmax(z) * w))(EXTREME)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, s * (w - (s * w).sum(-1, keepdims=True)), rtol=1e-13,
+                               atol=1e-13)
+    # second order stays finite too
+    h = fg.grad(lambda z: fnp.sum(fg.grad(lambda u: fnp.sum(nn.logsumexp(u, axis=-1)))(z) * w))(
+        EXTREME)
+    assert np.all(np.isfinite(h))
+    np.testing.assert_allclose(h, s * (w - (s * w).sum(-1, keepdims=True)), rtol=1e-13,
+                               atol=1e-13)
+
+
+def test_rows_with_minus_infinity() -> None:
+    z = np.array([[0.0, -INF, 1.0], [-INF, 5.0, -INF]])
+    e1 = 1.0 / (1.0 + math.exp(-1.0))
+    np.testing.assert_allclose(np.asarray(nn.softmax(z)), np.array([[1 - e1, 0, e1], [0, 1, 0]]),
+                               rtol=1e-15)
+    logp = np.asarray(nn.log_softmax(z))
+    np.testing.assert_allclose(logp[0, [0, 2]], [-1 - math.log1p(math.exp(-1.0)),
+                                                 -math.log1p(math.exp(-1.0))], rtol=1e-15)
+    assert logp[0, 1] == -INF and list(logp[1]) == [-INF, 0.0, -INF]
+    np.testing.assert_allclose(np.asarray(nn.logsumexp(z, axis=-1)),
+                               [1.0 + math.log1p(math.exp(-1.0)), 5.0], rtol=1e-15)
+    # a -inf logit is an impossible class: its gradient is exactly zero, the rest finite
+    g = fg.grad(lambda u: fnp.sum(nn.logsumexp(u, axis=-1)))(z)
+    np.testing.assert_allclose(g, np.array([[1 - e1, 0, e1], [0, 1, 0]]), rtol=1e-15)
+    # an all -inf row has logsumexp -inf, the log of an empty sum (numpy warns of log(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lse = np.asarray(nn.logsumexp(np.array([[-INF, -INF], [0.0, -INF]]), axis=-1))
+    assert lse[0] == -INF and lse[1] == 0.0
+
+
+def test_float32_logits_stay_float32_and_finite() -> None:
+    z = EXTREME.astype(np.float32)
+    for f in (nn.softmax, nn.log_softmax):
+        out = f(z)
+        assert out.dtype == np.float32 and np.all(np.isfinite(out))
+    lse = nn.logsumexp(z, axis=-1)
+    assert lse.dtype == np.float32
+    np.testing.assert_allclose(np.asarray(lse), np.asarray(nn.logsumexp(EXTREME, axis=-1)),
+                               rtol=1e-7)
+    np.testing.assert_allclose(np.asarray(nn.softmax(z)), np_softmax(EXTREME), atol=1e-6)
+    g = fg.grad(lambda u: nn.cross_entropy(u, np.arange(6) % 3))(z)
+    assert g.dtype == np.float32 and np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, (np_softmax(EXTREME) - np.eye(3)[np.arange(6) % 3]) / 6,
+                               atol=1e-4)
+
+
+def test_float32_softmax_accurate_to_float32_precision_at_large_logits() -> None:
+    z = EXTREME.astype(np.float32)
+    np.testing.assert_allclose(np.asarray(nn.softmax(z)), np_softmax(EXTREME), rtol=1e-6,
+                               atol=1e-30)
+    np.testing.assert_allclose(np.asarray(nn.log_softmax(z))[1:4], -math.log(3.0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("f", [nn.softmax, nn.log_softmax])
+def test_softmax_family_check_grads(f: Any) -> None:
+    z = np.random.default_rng(0).standard_normal((3, 5)) * 3.0
+    check_grads(f, (z,), order=2)
+    check_grads(lambda u: f(u, axis=0), (z,), order=2)
+    check_grads(lambda u: nn.logsumexp(u, axis=1), (z,), order=2)
+    check_grads(lambda u: nn.logsumexp(u), (z,), order=2)
+
+
+def test_softmax_matches_reference_and_is_shift_invariant() -> None:
+    z = np.random.default_rng(1).standard_normal((4, 7)) * 5.0
+    np.testing.assert_allclose(np.asarray(nn.softmax(z)), np_softmax(z), rtol=1e-14)
+    np.testing.assert_allclose(np.asarray(nn.log_softmax(z)), np.log(np_softmax(z)),
+                               rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(np.asarray(nn.softmax(z + 1234.5)), np_softmax(z), rtol=1e-11)
+
+
+# ---------------------------------------------------------------------------------------
+# sigmoid, relu, tanh
+
+
+def test_sigmoid_at_plus_minus_1000() -> None:
+    x = np.array([1000.0, -1000.0, 0.0, 2.0, -2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        s = np.asarray(nn.sigmoid(x))
+        g = fg.grad(lambda u: fnp.sum(nn.sigmoid(u)))(x)
+    assert np.all(np.isfinite(s)) and np.all(np.isfinite(g))
+    e2 = 1.0 / (1.0 + math.exp(-2.0))
+    np.testing.assert_allclose(s, [1.0, 0.0, 0.5, e2, 1.0 / (1.0 + math.exp(2.0))],
+                               rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(g, [0.0, 0.0, 0.25, e2 * (1 - e2), e2 * (1 - e2)],
+                               rtol=1e-14, atol=1e-300)
+    s32 = nn.sigmoid(x.astype(np.float32))
+    assert s32.dtype == np.float32 and np.all(np.isfinite(s32))
+    assert fg.grad(lambda u: fnp.sum(nn.sigmoid(u)))(x.astype(np.float32)).dtype == np.float32
+    check_grads(nn.sigmoid, (np.linspace(-4.0, 4.0, 9),), order=2)
+
+
+def test_relu_and_its_derivative_at_zero() -> None:
+    assert float(fg.grad(nn.relu)(0.0)) == 0.0
+    assert float(fg.grad(nn.relu)(1.5)) == 1.0
+    assert float(fg.grad(nn.relu)(-1.5)) == 0.0
+    x = np.array([-2.0, -0.0, 0.0, 1e-300, 3.0])
+    np.testing.assert_array_equal(np.asarray(nn.relu(x)), [0.0, 0.0, 0.0, 1e-300, 3.0])
+    np.testing.assert_array_equal(fg.grad(lambda u: fnp.sum(nn.relu(u)))(x), [0, 0, 0, 1, 1])
+    r32 = nn.relu(x.astype(np.float32))
+    assert r32.dtype == np.float32
+    # relu'' is zero away from 0
+    assert float(fg.grad(fg.grad(nn.relu))(2.0)) == 0.0
+
+
+def test_tanh() -> None:
+    x = np.array([-1000.0, -1.0, 0.0, 0.5, 1000.0])
+    np.testing.assert_allclose(np.asarray(nn.tanh(x)), np.tanh(x), rtol=1e-15)
+    np.testing.assert_allclose(fg.grad(lambda u: fnp.sum(nn.tanh(u)))(x), 1 - np.tanh(x) ** 2,
+                               rtol=1e-14)
+
+
+# ---------------------------------------------------------------------------------------
+# cross_entropy and one_hot
+
+
+def test_cross_entropy_hand_computation() -> None:
+    logits = np.array([[6.0, 5.0, 2.0, 3.0, 1.0]])
+    # logsumexp = log(e^6 + e^5 + e^2 + e^3 + e^1) = 6.366530...
+    lse = math.log(sum(math.exp(v) for v in (6.0, 5.0, 2.0, 3.0, 1.0)))
+    assert lse == pytest.approx(6.366530, abs=1e-6)
+    for label, expected in [(0, 0.366530), (1, 1.366530), (2, 4.366530), (3, 3.366530),
+                            (4, 5.366530)]:
+        ce = float(nn.cross_entropy(logits, np.array([label])))
+        assert ce == pytest.approx(expected, abs=1e-6)
+        assert ce == pytest.approx(lse - logits[0, label], rel=1e-15)
+
+
+def test_cross_entropy_integer_labels_equal_one_hot_targets() -> None:
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((8, 5)) * 4.0
+    labels = rng.integers(0, 5, 8)
+    ce_int = float(nn.cross_entropy(logits, labels))
+    ce_hot = float(nn.cross_entropy(logits, nn.one_hot(labels, 5, np.float64)))
+    hand = float(np.mean([-math.log(np_softmax(logits[i])[labels[i]]) for i in range(8)]))
+    assert ce_int == pytest.approx(hand, rel=1e-13)
+    assert ce_hot == pytest.approx(hand, rel=1e-13)
+    g_int = fg.grad(lambda z: nn.cross_entropy(z, labels))(logits)
+    g_hot = fg.grad(lambda z: nn.cross_entropy(z, nn.one_hot(labels, 5, np.float64)))(logits)
+    expected = (np_softmax(logits) - np.eye(5)[labels]) / 8
+    np.testing.assert_allclose(g_int, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(g_hot, expected, rtol=1e-12, atol=1e-15)
+    # int32 labels and float32 one-hot targets too
+    assert float(nn.cross_entropy(logits, labels.astype(np.int32))) == pytest.approx(hand,
+                                                                                      rel=1e-13)
+    assert float(nn.cross_entropy(logits, nn.one_hot(labels, 5))) == pytest.approx(hand,
+                                                                                   rel=1e-6)
+
+
+def test_cross_entropy_soft_targets() -> None:
+    logits = np.array([[2.0, 0.0, -1.0]])
+    target = np.array([[0.5, 0.25, 0.25]])
+    logp = np.log(np_softmax(logits))
+    assert float(nn.cross_entropy(logits, target)) == pytest.approx(-float(np.sum(target * logp)),
+                                                                   rel=1e-14)
+    g = fg.grad(lambda z: nn.cross_entropy(z, target))(logits)
+    np.testing.assert_allclose(g, np_softmax(logits) - target, rtol=1e-13)
+
+
+@pytest.mark.parametrize("label", [0, 1, 2])
+def test_cross_entropy_grad_at_1000_0_minus_1000(label: int) -> None:
+    logits = np.array([[1000.0, 0.0, -1000.0]])
+    value = float(nn.cross_entropy(logits, np.array([label])))
+    assert value == pytest.approx([0.0, 1000.0, 2000.0][label], abs=1e-12)
+    g = fg.grad(lambda z: nn.cross_entropy(z, np.array([label])))(logits)
+    assert np.all(np.isfinite(g))
+    expected = np.array([[1.0, 0.0, 0.0]]) - np.eye(3)[label]
+    np.testing.assert_allclose(g, expected, rtol=1e-15, atol=1e-300)
+    # the same through one-hot targets
+    g_hot = fg.grad(lambda z: nn.cross_entropy(z, np.eye(3)[[label]]))(logits)
+    np.testing.assert_allclose(g_hot, expected, rtol=1e-15, atol=1e-300)
+
+
+def test_cross_entropy_check_grads() -> None:
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((4, 6))
+    labels = rng.integers(0, 6, 4)
+    check_grads(lambda z: nn.cross_entropy(z, labels), (logits,), order=2)
+    soft = np_softmax(rng.standard_normal((4, 6)))
+    check_grads(nn.cross_entropy, (logits, soft), order=2)
+
+
+def test_cross_entropy_shape_errors() -> None:
+    with pytest.raises(ValueError, match=re.escape(
+            "cross_entropy: logits must be (batch, classes), got shape (5,)")):
+        nn.cross_entropy(np.ones(5), np.array([1]))
+    with pytest.raises(ValueError, match=re.escape(
+            "cross_entropy: integer labels must have shape (2,) for logits of shape (2, 5), "
+            "got (1,)")):
+        nn.cross_entropy(np.ones((2, 5)), np.array([1]))
+    with pytest.raises(ValueError, match=re.escape(
+            "cross_entropy: integer labels must have shape (2,) for logits of shape (2, 5), "
+            "got (2, 1)")):
+        nn.cross_entropy(np.ones((2, 5)), np.array([[1], [2]]))
+    with pytest.raises(ValueError, match=re.escape(
+            "cross_entropy: target probabilities must have the logits' shape (2, 5), "
+            "got (2, 4)")):
+        nn.cross_entropy(np.ones((2, 5)), np.ones((2, 4)))
+    # and under grad
+    with pytest.raises(ValueError, match=re.escape("got (3,)")):
+        fg.grad(lambda z: nn.cross_entropy(z, np.array([0, 1, 2])))(np.ones((2, 5)))
+
+
+def test_one_hot() -> None:
+    oh = nn.one_hot(np.array([2, 0, 1, 2]), 3)
+    assert oh.dtype == np.float32
+    np.testing.assert_array_equal(oh, [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(nn.one_hot(np.array([2]), 3), [[0, 0, 1]])
+    assert nn.one_hot(np.array([1]), 4, np.float64).dtype == np.float64
+    batch = nn.one_hot(np.array([[0, 3], [2, 1]]), 4)
+    assert batch.shape == (2, 2, 4)
+    np.testing.assert_array_equal(batch[1, 0], [0, 0, 1, 0])
+    np.testing.assert_array_equal(np.asarray(batch).argmax(-1), [[0, 3], [2, 1]])
+    np.testing.assert_array_equal(np.asarray(nn.one_hot(np.arange(5), 5)), np.eye(5))
+
+
+def test_mse() -> None:
+    p = np.array([[1.0, 2.0], [3.0, 4.0]])
+    t = np.array([[1.0, 0.0], [0.0, 4.0]])
+    assert float(nn.mse(p, t)) == pytest.approx((0 + 4 + 9 + 0) / 4, rel=1e-15)
+    np.testing.assert_allclose(fg.grad(nn.mse)(p, t), 2 * (p - t) / 4, rtol=1e-15)
