@@ -12,6 +12,8 @@ Implementations, all in the same run (each optional except the first two; a miss
 is reported as "not installed"):
 
   funcgrad       fg.grad
+  funcgrad jit   fg.jit(fg.grad(f)): traced once into a simplified graph, then replayed
+                 as straight-line numpy calls
   numpy (hand)   numpy forward plus a hand-written backward: the "speed of light"
   autograd       HIPS autograd.grad
   jax            jax.grad, not jitted, float64 enabled (jax_enable_x64)
@@ -23,11 +25,20 @@ and runs 9 rounds (3 with --quick) in which the implementations of a workload ta
 so a noisy moment on the machine hits all of them. The table shows the best block per
 implementation (the JSON output also has the median and every block). The ratio column
 is funcgrad's rate divided by that implementation's rate: "funcgrad is 1.9x autograd"
-means funcgrad makes 1.9 times as many grad calls per second. Targets: funcgrad >= 1.0x
-autograd on both workloads; their lines also show the median over rounds of the ratio of
-blocks from the same round, which is steadier on a busy machine.
+means funcgrad makes 1.9 times as many grad calls per second. Targets on both workloads:
+funcgrad >= 1.0x autograd; funcgrad jit >= 5x funcgrad (un-jitted) and >= 0.8x the
+hand-written numpy. Their lines also show the median over rounds of the ratio of blocks
+from the same round, which is steadier on a busy machine.
 
-Run from the repository root (about 30 s; --quick takes a few seconds):
+A third measurement, per-example gradients: the MNIST CNN of examples/mnist_cnn.py (or, if
+that cannot be imported, the same architecture built here: conv3x3(32) relu maxpool
+conv3x3(64) relu maxpool dense128 relu dense10), float32, a batch of 128 random 1x28x28
+images. `fg.vmap(fg.grad(loss), in_axes=(None, 0, 0))` with each example a batch of one
+gives one gradient per example; it is timed against one `fg.grad(loss)` of the whole batch
+(which gives their mean). Target: per-example time <= 2x the batched time.
+
+Run from the repository root (about a minute; --quick, where the per-example batch is 16,
+takes several seconds):
 
     python benchmarks/overhead.py [--quick] [--json results.json]
 
@@ -59,6 +70,7 @@ except ImportError:  # not installed: use the checkout this script lives in
     import funcgrad as fg
 import funcgrad.numpy as fnp
 from _timing import compare_rates, format_rate, format_table, median_rate
+from funcgrad import nn, tree
 
 F64 = NDArray[np.float64]
 
@@ -66,8 +78,31 @@ MLP_SIZE = 10
 CHAIN_SIZE = 100
 CHAIN_OPS = 200
 
-TARGETS = [("mlp", "autograd", 1.0), ("chain", "autograd", 1.0)]
-"""(workload, implementation, minimum ratio funcgrad/implementation)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """subject's calls/s divided by peer's, on a workload, must be at least `minimum`."""
+
+    workload: str
+    subject: str
+    peer: str
+    minimum: float
+
+
+TARGETS = [
+    Target("mlp", "funcgrad", "autograd", 1.0),
+    Target("chain", "funcgrad", "autograd", 1.0),
+    Target("mlp", "funcgrad jit", "funcgrad", 5.0),
+    Target("chain", "funcgrad jit", "funcgrad", 5.0),
+    Target("mlp", "funcgrad jit", "numpy (hand)", 0.8),
+    Target("chain", "funcgrad jit", "numpy (hand)", 0.8),
+]
+
+PER_EXAMPLE_BATCH = 128
+PER_EXAMPLE_QUICK_BATCH = 16
+PER_EXAMPLE_MAX_RATIO = 2.0
+"""Per-example gradients may take at most this many times as long as the batched gradient."""
 
 
 # ---------------------------------------------------------------------------- workloads
@@ -164,6 +199,15 @@ def funcgrad_builders() -> Builders:
     }
 
 
+def funcgrad_jit_builders() -> Builders:
+    mlp = fg.jit(fg.grad(make_mlp_loss(fnp), argnums=(0, 1)))
+    chain = fg.jit(fg.grad(make_chain_loss(fnp)))
+    return {
+        "mlp": lambda d: Bench(lambda: mlp(d.W1, d.W2, d.x_mlp), _as_numpy_list),
+        "chain": lambda d: Bench(lambda: chain(d.x_chain), _as_numpy_list),
+    }
+
+
 def numpy_builders() -> Builders:
     def grads(result: object) -> list[F64]:
         return _as_numpy_list(result[1])  # type: ignore[index]
@@ -229,6 +273,7 @@ def torch_builders() -> Builders:
 
 IMPLEMENTATIONS: dict[str, Callable[[], Builders]] = {
     "funcgrad": funcgrad_builders,
+    "funcgrad jit": funcgrad_jit_builders,
     "numpy (hand)": numpy_builders,
     "autograd": autograd_builders,
     "jax": jax_builders,
@@ -244,6 +289,8 @@ REFERENCE = "numpy (hand)"
 def version_of(name: str) -> str:
     if name == "funcgrad":
         return str(Path(fg.__file__).resolve().parent)
+    if name == "funcgrad jit":
+        return "fg.jit(fg.grad(f)), traced once per workload"
     if name == REFERENCE:
         return f"numpy {np.__version__}"
     try:
@@ -255,6 +302,78 @@ def version_of(name: str) -> str:
     if name == "jax":
         version += ", not jitted, x64"
     return version
+
+
+# ---------------------------------------------------------------------------- per-example
+
+
+Loss = Callable[[Any, Any, Any], Any]
+
+
+def mnist_model() -> tuple[str, Loss, Any]:
+    """(where the model comes from, loss(params, x, y), params): the CNN of
+    examples/mnist_cnn.py, or the same architecture built here if that cannot be imported."""
+    examples = str(Path(__file__).resolve().parents[1] / "examples")
+    if examples not in sys.path:
+        sys.path.append(examples)
+    rng = np.random.default_rng(0)
+    try:
+        mnist_cnn = importlib.import_module("mnist_cnn")
+    except ImportError as err:
+        model = nn.serial(nn.Conv2D(32, 3), nn.Relu, nn.MaxPool2D(2), nn.Conv2D(64, 3),
+                          nn.Relu, nn.MaxPool2D(2), nn.Flatten, nn.Linear(128), nn.Relu,
+                          nn.Linear(10))
+        _, params = model.init(rng, (-1, 1, 28, 28))
+
+        def loss(params: Any, x: Any, y: Any) -> Any:
+            return nn.cross_entropy(model.apply(params, x), y)
+
+        return f"built here (examples/mnist_cnn.py not importable: {err})", loss, params
+    cnn = mnist_cnn.make_model()
+    return "examples/mnist_cnn.py", mnist_cnn.make_loss(cnn), cnn.init(rng)
+
+
+@dataclass
+class PerExample:
+    source: str
+    batch: int
+    per_example_rates: list[float]
+    batched_rates: list[float]
+
+    @property
+    def ratio(self) -> float:
+        """Seconds per per-example call over seconds per batched call (best blocks)."""
+        return max(self.batched_rates) / max(self.per_example_rates)
+
+    @property
+    def paired_ratio(self) -> float:
+        return median_rate([b / p for b, p in zip(self.batched_rates, self.per_example_rates)])
+
+
+def per_example_benchmark(batch: int, rounds: int, min_time: float) -> PerExample:
+    """Time vmap(grad(loss)) over examples (each a batch of one) against grad(loss) on the batch."""
+    source, loss, params = mnist_model()
+    rng = np.random.default_rng(1)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    x_each, y_each = x[:, None], y[:, None]  # (batch, 1, 1, 28, 28) and (batch, 1)
+    per_example = fg.vmap(fg.grad(loss), in_axes=(None, 0, 0))
+    batched = fg.grad(loss)
+    # The loss is a mean over the batch, so the batched gradient is the per-example mean.
+    for g, m, p in zip(tree.leaves(per_example(params, x_each, y_each)),
+                       tree.leaves(batched(params, x, y)), tree.leaves(params)):
+        if g.shape != (batch, *p.shape) or g.dtype != np.float32:
+            raise SystemExit(f"per-example gradient of shape {g.shape}, dtype {g.dtype}; "
+                             f"expected {(batch, *p.shape)}, float32")
+        try:
+            np.testing.assert_allclose(g.mean(axis=0), m, rtol=1e-3, atol=1e-5)
+        except AssertionError as err:
+            raise SystemExit(f"the mean of the per-example gradients differs from the "
+                             f"batched gradient:\n{err}") from None
+    rates = compare_rates({"per-example": lambda: per_example(params, x_each, y_each),
+                           "batched": lambda: batched(params, x, y)},
+                          min_time=min_time, rounds=rounds, warmup=1)
+    return PerExample(source, batch, rates["per-example"], rates["batched"])
 
 
 # ---------------------------------------------------------------------------- main
@@ -347,29 +466,49 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(["workload", "implementation", "calls/s", "ratio funcgrad/it"],
                        rows, right={2}))
 
+    quick_batch = PER_EXAMPLE_QUICK_BATCH if args.quick else PER_EXAMPLE_BATCH
+    per_ex = per_example_benchmark(quick_batch, max(1, rounds // 3), min_time)
+    print(f"\nper-example gradients: MNIST CNN from {per_ex.source}, float32, batch "
+          f"{per_ex.batch}" + (" (--quick; the target is for 128)" if args.quick else ""))
+    print(format_table(
+        ["computation", "calls/s", "seconds/call"],
+        [["vmap(grad(loss), in_axes=(None, 0, 0)), batches of one",
+          format_rate(max(per_ex.per_example_rates)), f"{1 / max(per_ex.per_example_rates):.3f}"],
+         ["grad(loss) on the whole batch", format_rate(max(per_ex.batched_rates)),
+          f"{1 / max(per_ex.batched_rates):.3f}"]], right={1, 2}))
+
     print("\ntargets:")
-    label_width = max(len(WORKLOADS[w]) for w, _, _ in TARGETS)
+    label_width = max(len(WORKLOADS[t.workload]) for t in TARGETS)
     targets = []
     all_met = True
-    for workload, peer, minimum in TARGETS:
-        by_impl = {r.implementation: r for r in results if r.workload == workload}
-        peer_result = by_impl[peer]
-        if peer_result.status != "ok":
+    for target in TARGETS:
+        by_impl = {r.implementation: r for r in results if r.workload == target.workload}
+        subject, peer = by_impl[target.subject], by_impl[target.peer]
+        if subject.status != "ok" or peer.status != "ok":
             ratio, paired = None, None
-            verdict = f"not measured ({peer_result.status})"
+            verdict = f"not measured ({peer.status if subject.status == 'ok' else subject.status})"
         else:
-            ratio = by_impl["funcgrad"].best / peer_result.best
+            ratio = subject.best / peer.best
             # Blocks of one round ran back to back, so their ratio cancels slow phases.
-            paired = median_rate([a / b for a, b in zip(by_impl["funcgrad"].rates,
-                                                         peer_result.rates)])
+            paired = median_rate([a / b for a, b in zip(subject.rates, peer.rates)])
             verdict = (f"{ratio:.2f}x (median of per-round ratios {paired:.2f}x)  "
-                       + ("met" if ratio >= minimum else "NOT MET"))
-            all_met = all_met and ratio >= minimum
-        print(f"  {WORKLOADS[workload]:{label_width}s} "
-              f"funcgrad >= {minimum:.1f}x {peer}: {verdict}")
-        targets.append({"workload": workload, "peer": peer, "minimum": minimum,
+                       + ("met" if ratio >= target.minimum else "NOT MET"))
+            all_met = all_met and ratio >= target.minimum
+        print(f"  {WORKLOADS[target.workload]:{label_width}s} "
+              f"{target.subject} >= {target.minimum:.1f}x {target.peer}: {verdict}")
+        targets.append({"workload": target.workload, "subject": target.subject,
+                        "peer": target.peer, "minimum": target.minimum,
                         "ratio": ratio, "paired_median_ratio": paired,
-                        "met": None if ratio is None else ratio >= minimum})
+                        "met": None if ratio is None else ratio >= target.minimum})
+    per_ex_met = per_ex.ratio <= PER_EXAMPLE_MAX_RATIO
+    all_met = all_met and per_ex_met
+    print(f"  per-example gradients, batch {per_ex.batch}: time of vmap(grad) <= "
+          f"{PER_EXAMPLE_MAX_RATIO:.1f}x time of batched grad: {per_ex.ratio:.2f}x (median of "
+          f"per-round ratios {per_ex.paired_ratio:.2f}x)  " + ("met" if per_ex_met else "NOT MET"))
+    targets.append({"workload": "per-example", "subject": "vmap(grad(loss))",
+                    "peer": "grad(loss) batched", "maximum_time_ratio": PER_EXAMPLE_MAX_RATIO,
+                    "ratio": per_ex.ratio, "paired_median_ratio": per_ex.paired_ratio,
+                    "met": per_ex_met})
     elapsed = time.perf_counter() - start
     measured = all(t["met"] is not None for t in targets)
     summary = ("some targets NOT met" if not all_met else
@@ -394,6 +533,12 @@ def main(argv: list[str] | None = None) -> int:
                 "calls_per_s_median": median_rate(r.rates) if r.status == "ok" else None,
                 "calls_per_s_blocks": r.rates,
             } for r in results],
+            "per_example": {
+                "source": per_ex.source,
+                "batch": per_ex.batch,
+                "per_example_calls_per_s_blocks": per_ex.per_example_rates,
+                "batched_calls_per_s_blocks": per_ex.batched_rates,
+            },
             "targets": targets,
             "seconds": elapsed,
         }

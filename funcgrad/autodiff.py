@@ -134,6 +134,8 @@ class VJPTrace(Trace):
                     c = rule(ct, node.primal, *node.args, **node.params)
                     if c is None:
                         continue
+                    if config.debug_nans:
+                        check_finite(prim, node.args, node.params, c, vjp_of_arg=argnum)
                     if c.shape != parent.shape or c.dtype != parent.dtype:
                         raise TypeError(
                             f"the VJP rule of '{prim.name}' for argument {argnum} returned a "
@@ -314,6 +316,10 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     applied to the tangents is J @ tangents. This costs a second backward pass instead of
     a JVP rule per primitive, and inherits every VJP rule's correctness.
     """
+    for what, seq in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(seq, (tuple, list)):
+            raise TypeError(f"jvp: {what} must be a tuple or list with one entry per argument "
+                            f"of {_fname(f)}, got {type(seq).__name__}; write (x,) for one")
     primals, tangents = tuple(primals), tuple(tangents)
     p_leaves, p_tree = tree.flatten(primals)
     t_leaves, t_tree = tree.flatten(tangents)

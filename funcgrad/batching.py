@@ -168,10 +168,16 @@ def vmap(f: Callable[P, Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable[P
         out_ax = ([out_axes] * len(out_leaves) if out_axes is None or isinstance(out_axes, int)
                   else _leaf_axes(out_axes, out, "(out_axes)"))
         results = []
-        for x, ax in zip(out_leaves, out_ax):
+        for i, (x, ax) in enumerate(zip(out_leaves, out_ax)):
             mine = type(x) is BatchTracer and x._trace is trace
+            if ax is None:  # an unmapped output: returned as it is, without a batch axis
+                if mine:
+                    raise ValueError(f"vmap: out_axes is None for output {i}, but it depends "
+                                     "on the mapped inputs; give it an axis (e.g. 0)")
+                results.append(x)
+                continue
             val = x.val if mine else move_to_front(x, size, False, aval_of(x).shape)
-            results.append(val if ax is None or ax == 0 else fnp.moveaxis(val, 0, ax))
+            results.append(val if ax == 0 else fnp.moveaxis(val, 0, ax))
         return tree.unflatten(out_tree, results)
 
     return batched_f

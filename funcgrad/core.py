@@ -167,16 +167,19 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
     return trace.process(prim, args, params)
 
 
-def check_finite(prim: Primitive, args: Sequence[Any], params: dict[str, Any], out: Any) -> None:
-    """With config.debug_nans: raise if a primitive's float output has a nan or inf."""
-    if aval_of(out).dtype.kind not in "fc" or np.all(np.isfinite(out)):
+def check_finite(prim: Primitive, args: Sequence[Any], params: dict[str, Any], out: Any,
+                 vjp_of_arg: int | None = None) -> None:
+    """With config.debug_nans: raise if a primitive's (or its VJP rule's) output has a nan or inf."""
+    if isinstance(out, Tracer) or aval_of(out).dtype.kind not in "fc" or np.all(np.isfinite(out)):
         return
     bad = "nan" if np.any(np.isnan(out)) else "inf"
     names = "abcdefghijklmnopqrstuvwxyz"
     inputs = " ".join(f"{names[i]}:{aval_of(a)}" for i, a in enumerate(args))
     shown = "[" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + "]" if params else ""
+    what = (f"the primitive '{prim.name}'" if vjp_of_arg is None else
+            f"the VJP rule of '{prim.name}' for its argument {names[vjp_of_arg]}")
     raise FloatingPointError(
-        f"debug_nans: the primitive '{prim.name}' produced {bad}:\n"
+        f"debug_nans: {what} produced {bad}, in the equation\n"
         f"  out:{aval_of(out)} = {prim.name}{shown} {inputs}" + user_location()
     )
 

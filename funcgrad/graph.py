@@ -239,9 +239,43 @@ def make_graph(f: Callable[P, Any]) -> Callable[P, Graph[P]]:
 # ---------------------------------------------------------------------------- simplification
 
 
-def simplify(graph: Graph[P]) -> Graph[P]:
-    """Fold constant equations, merge common subexpressions, drop dead code."""
-    return eliminate_dead_code(eliminate_common_subexpressions(fold_constants(graph)))
+Identities = dict[Primitive, tuple[tuple[int, float], ...]]
+"""For a primitive, (operand position, value): a constant operand of that value everywhere
+makes the equation return its other operand (x * 1, x + 0, ...)."""
+
+
+def simplify(graph: Graph[P], identities: Identities | None = None) -> Graph[P]:
+    """Fold constants, drop identity operations, merge common subexpressions, drop dead code."""
+    folded = fold_constants(graph)
+    if identities:
+        folded = drop_identities(folded, identities)
+    return eliminate_dead_code(eliminate_common_subexpressions(folded))
+
+
+def drop_identities(graph: Graph[P], identities: Identities) -> Graph[P]:
+    """Replace equations like x * ones by x (the ones of a gradient's seed, for instance)."""
+    known: dict[Var, Any] = {v: c for v, c in zip(graph.constvars, graph.consts)
+                             if not isinstance(c, Tracer)}
+    renamed: dict[Var, Atom] = {}
+
+    def value(a: Atom) -> Any:
+        return a.value if isinstance(a, Literal) else known.get(a)
+
+    eqns = []
+    for eqn in graph.eqns:
+        inputs = tuple(a if isinstance(a, Literal) else renamed.get(a, a) for a in eqn.inputs)
+        for pos, neutral in identities.get(eqn.prim, ()):
+            c = value(inputs[pos])
+            other = inputs[1 - pos]
+            if (c is not None and other.aval == eqn.out.aval
+                    and bool(np.all(np.asarray(c) == neutral))):
+                renamed[eqn.out] = other
+                break
+        else:
+            eqns.append(Eqn(eqn.prim, inputs, eqn.params, eqn.out))
+    outvars = [a if isinstance(a, Literal) else renamed.get(a, a) for a in graph.outvars]
+    return Graph(graph.invars, graph.constvars, graph.consts, eqns, outvars, graph.in_tree,
+                 graph.out_tree)
 
 
 def fold_constants(graph: Graph[P]) -> Graph[P]:

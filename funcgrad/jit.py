@@ -19,6 +19,7 @@ from typing_extensions import ParamSpec
 from funcgrad import tree
 from funcgrad.core import ConcretizationError, aval_of
 from funcgrad.graph import Graph, simplify, trace_to_graph
+from funcgrad.primitives import IDENTITIES
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,12 +52,14 @@ class Jitted(Generic[P, R]):
         static_pos = {i % nargs for i in self.static_argnums if -nargs <= i < nargs}
         dynamic = [a for i, a in enumerate(args) if i not in static_pos]
         leaves, in_tree = tree.flatten((dynamic, kwargs))
-        # Python scalars are part of the key and baked in as weakly typed literals.
-        scalar_pos = [j for j, x in enumerate(leaves) if isinstance(x, _PYTHON_SCALARS)]
+        # Python scalars are part of the key and baked in as weakly typed literals. (By
+        # exact type: numpy's float64 and complex128 scalars subclass float and complex,
+        # but are typed arrays, traced like any other.)
+        scalar_pos = [j for j, x in enumerate(leaves) if type(x) in _PYTHON_SCALARS]
         key = (in_tree, tuple(sorted(static_pos)),
                tuple(args[i] for i in sorted(static_pos)),
                tuple((type(leaves[j]), leaves[j]) for j in scalar_pos),
-               tuple(None if isinstance(x, _PYTHON_SCALARS) else aval_of(x) for x in leaves))
+               tuple(None if type(x) in _PYTHON_SCALARS else aval_of(x) for x in leaves))
         try:
             entry = self._cache.get(key)
         except TypeError as err:
@@ -97,7 +100,7 @@ class Jitted(Generic[P, R]):
                 "(a flag, a size), mark it static with jit(f, static_argnums=(i,)); if it "
                 "depends on array values, use funcgrad.numpy.where."
             ) from None
-        return simplify(graph), dyn_pos
+        return simplify(graph, IDENTITIES), dyn_pos
 
 
 def jit(f: Callable[P, R], static_argnums: int | Sequence[int] = ()) -> Jitted[P, R]:

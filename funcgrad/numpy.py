@@ -18,7 +18,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from funcgrad import primitives as P
-from funcgrad.core import ConcretizationError, Primitive, ShapeError, Tracer, bind, user_location
+from funcgrad.config import config
+from funcgrad.core import (ConcretizationError, Primitive, ShapeError, Tracer, bind, check_finite,
+                           user_location)
 
 ArrayLike = Union[Tracer, np.ndarray[Any, Any], np.generic, float, int, bool, complex]
 """What funcgrad.numpy functions accept."""
@@ -88,9 +90,16 @@ def _prepare(name: str, xs: Sequence[Any], dtype: np.dtype[Any] | None = None) -
     return _broadcast(name, _promote(xs, dtype))
 
 
+def _eager(prim: Primitive, *xs: Any) -> Any:
+    out = prim.impl(*xs)
+    if config.debug_nans:
+        check_finite(prim, xs, {}, out)
+    return out
+
+
 def _elementwise(prim: Primitive, name: str, *xs: Any) -> Array:
     if not _any_traced(xs):
-        return prim.impl(*xs)  # type: ignore[no-any-return]
+        return _eager(prim, *xs)  # type: ignore[no-any-return]
     if len(xs) == 2:
         x, y = xs
         if (isinstance(x, Tracer) and isinstance(y, Tracer) and x.shape == y.shape
@@ -107,7 +116,7 @@ def _inexact_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
 
 def _floating(prim: Primitive, x: ArrayLike) -> Array:
     if not isinstance(x, Tracer):
-        return prim.impl(x)  # type: ignore[no-any-return]
+        return _eager(prim, x)  # type: ignore[no-any-return]
     if x.dtype.kind not in "fc":
         x = bind(P.convert_p, x, dtype=_inexact_dtype(x.dtype))
     return bind(prim, x)  # type: ignore[no-any-return]
@@ -581,8 +590,9 @@ def _index_key(x: Array, key: Any) -> tuple[P.IndexKey, tuple[Any, ...]]:
 
 def getitem(x: ArrayLike, key: Any) -> Array:
     """x[key]: ints, slices, None, ..., integer arrays and boolean masks, as numpy's."""
-    if not isinstance(x, Tracer):
+    if not isinstance(x, Tracer) and not _contains_tracer(key):
         return np.asarray(x)[key]  # type: ignore[no-any-return]
+    x = x if isinstance(x, Tracer) else np.asarray(x)
     index, arrays = _index_key(x, key)
     return bind(P.gather_p, x, *arrays, index=index)  # type: ignore[no-any-return]
 

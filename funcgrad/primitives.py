@@ -515,3 +515,8 @@ def _batch_einsum(prim: Primitive, size: int, args: Any, batched: Any, *, spec: 
 
 
 einsum_p = Primitive("einsum", _einsum_impl, _einsum_shape, _einsum_rule, _batch_einsum)
+
+
+IDENTITIES = {add_p: ((0, 0.0), (1, 0.0)), sub_p: ((1, 0.0),), mul_p: ((0, 1.0), (1, 1.0)),
+              div_p: ((1, 1.0),)}
+"""Constant operands that make an equation return its other operand, for jit's simplifier."""
