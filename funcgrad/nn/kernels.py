@@ -32,8 +32,10 @@ of the input, which is all its backward pass needs.
 from __future__ import annotations
 
 import math
+import os
 import threading
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -83,9 +85,75 @@ def _scratch(slot: int, shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray
     return buf[:nbytes].view(dtype).reshape(shape)
 
 
-def release_workspace() -> None:
-    """Free the calling thread's cached scratch buffers (they are rebuilt on demand)."""
+def _release_own_workspace() -> None:
     _workspace.__dict__.pop("buffers", None)
+
+
+def release_workspace() -> None:
+    """Free the scratch buffers cached for the calling thread and the helper thread."""
+    _release_own_workspace()
+    helper = _helper
+    if helper is not None:
+        helper.submit(_release_own_workspace).result()
+
+
+# ---------------------------------------------------------------------------------------
+# a second thread for batch halves
+
+# Numpy releases the GIL inside copies, ufunc loops and matmul, so a helper thread can
+# process one half of a batch while the caller does the other. That is used only where
+# nothing else keeps the second core busy: the per-image convolution paths, whose small
+# GEMMs OpenBLAS runs on the calling thread, and the 2x2 pooling paths. (Splitting the
+# copies around a large multithreaded GEMM was measured and gained nothing.)
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+# Below this many output elements the hand-off to the helper (tens of microseconds) is
+# not repaid.
+_PARALLEL_MIN_ITEMS = 1 << 18
+
+# OpenBLAS runs a GEMM of up to about this many multiply-adds on the calling thread;
+# larger ones start its own threads, and two callers doing so at once oversubscribe.
+_SERIAL_GEMM_MAX = 1 << 18
+
+_helper: ThreadPoolExecutor | None = None
+_helper_lock = threading.Lock()
+
+
+def _start_helper() -> ThreadPoolExecutor:
+    global _helper
+    with _helper_lock:
+        if _helper is None:
+            _helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="funcgrad-kernels")
+            _helper.submit(setattr, _workspace, "is_helper", True).result()
+        return _helper
+
+
+def _forget_helper() -> None:
+    # a forked child has no copy of the helper thread, only of the object describing it
+    global _helper, _helper_lock
+    _helper, _helper_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helper)
+
+
+def _split_batch(n: int, items: int, work: Callable[[int, int], None]) -> None:
+    """Run work(start, stop) over images [0, n): in two halves on two threads when worth it."""
+    if n < 2 or items < _PARALLEL_MIN_ITEMS or _CPUS < 2 or getattr(_workspace, "is_helper", False):
+        work(0, n)
+        return
+    half = n // 2
+    try:
+        future = _start_helper().submit(work, 0, half)
+    except RuntimeError:  # no new threads during interpreter shutdown
+        work(0, n)
+        return
+    try:
+        work(half, n)
+    finally:
+        # also on error: the helper must be done writing into the caller's arrays
+        future.result()
 
 
 # ---------------------------------------------------------------------------------------
@@ -149,6 +217,11 @@ def _per_image(c: int, kh: int, kw: int) -> bool:
     return c * kh * kw <= _PER_IMAGE_MAX_DEPTH
 
 
+def _parallel_items(items: int, gemm_size: int) -> int:
+    """items, or 0 (stay on one thread) when each image's GEMM would start BLAS threads."""
+    return items if gemm_size <= _SERIAL_GEMM_MAX else 0
+
+
 def _im2col(x: NDArray[Any], kh: int, kw: int, slot: int, per_image: bool) -> NDArray[Any]:
     """x's windows copied into the workspace: (N, C*kh*kw, Ho*Wo), or (C*kh*kw, N*Ho*Wo)."""
     n, c, h, w = x.shape
@@ -186,7 +259,11 @@ def conv2d_forward(x: FloatArray, k: FloatArray) -> FloatArray:
     kmat = k.reshape(o, c * kh * kw)
     y = np.empty((n, o, ho, wo), dtype)
     if _per_image(c, kh, kw):
-        np.matmul(kmat, _im2col(x, kh, kw, 0, per_image=True), out=y.reshape(n, o, ho * wo))
+        def images(start: int, stop: int) -> None:
+            cols = _im2col(x[start:stop], kh, kw, 0, per_image=True)
+            np.matmul(kmat, cols, out=y[start:stop].reshape(stop - start, o, ho * wo))
+
+        _split_batch(n, _parallel_items(y.size, kmat.size * ho * wo), images)
         return y
     yt = _scratch(1, (o, n, ho, wo), dtype)
     np.matmul(kmat, _im2col(x, kh, kw, 0, per_image=False), out=yt.reshape(o, n * ho * wo))
@@ -199,13 +276,19 @@ def _input_grad_per_image(g: NDArray[Any], k: NDArray[Any], h: int, w: int) -> N
     # added back at its window position, in runs of one output row.
     n, o, ho, wo = g.shape
     _, c, kh, kw = k.shape
-    colg = _scratch(0, (n, c, kh, kw, ho, wo), g.dtype)
-    np.matmul(k.reshape(o, c * kh * kw).T, g.reshape(n, o, ho * wo),
-              out=colg.reshape(n, c * kh * kw, ho * wo))
+    kt = k.reshape(o, c * kh * kw).T
     gx = np.zeros((n, c, h, w), g.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            gx[:, :, i:i + ho, j:j + wo] += colg[:, :, i, j]
+
+    def images(start: int, stop: int) -> None:
+        colg = _scratch(0, (stop - start, c, kh, kw, ho, wo), g.dtype)
+        np.matmul(kt, g[start:stop].reshape(stop - start, o, ho * wo),
+                  out=colg.reshape(stop - start, c * kh * kw, ho * wo))
+        part = gx[start:stop]
+        for i in range(kh):
+            for j in range(kw):
+                part[:, :, i:i + ho, j:j + wo] += colg[:, :, i, j]
+
+    _split_batch(n, _parallel_items(gx.size, kt.size * ho * wo), images)
     return gx
 
 
@@ -294,12 +377,22 @@ def conv2d_kernel_grad(x: FloatArray, g: FloatArray, kernel_hw: tuple[int, int])
     x, g = x.astype(dtype, copy=False), g.astype(dtype, copy=False)
     o, ho, wo = g.shape[1], g.shape[2], g.shape[3]
     if _per_image(c, kh, kw):
-        cols = _im2col(x, kh, kw, 0, per_image=True)
-        # per-image products are (O, C*kh*kw): small next to g when the contraction is shallow
-        partial = _scratch(1, (n, o, c * kh * kw), dtype)
-        np.matmul(g.reshape(n, o, ho * wo), cols.transpose(0, 2, 1), out=partial)
-        per_image_sum: FloatArray = partial.sum(axis=0).reshape(o, c, kh, kw)
-        return per_image_sum
+        sums: dict[int, NDArray[Any]] = {}
+
+        def images(start: int, stop: int) -> None:
+            cols = _im2col(x[start:stop], kh, kw, 0, per_image=True)
+            # per-image products are (O, C*kh*kw): small next to g for a shallow contraction
+            partial = _scratch(1, (stop - start, o, c * kh * kw), dtype)
+            np.matmul(g[start:stop].reshape(stop - start, o, ho * wo), cols.transpose(0, 2, 1),
+                      out=partial)
+            sums[start] = partial.sum(axis=0)
+
+        _split_batch(n, _parallel_items(g.size, o * c * kh * kw * ho * wo), images)
+        # fixed order, so the result does not depend on which thread finished first
+        total: FloatArray = sums[0]
+        for start in sorted(sums)[1:]:
+            total = total + sums[start]
+        return total.reshape(o, c, kh, kw)
     gt = _channels_first(g, slot=1)
     gk: FloatArray = np.matmul(gt, _im2col(x, kh, kw, 0, per_image=False).T)
     return gk.reshape(o, c, kh, kw)
@@ -392,32 +485,40 @@ def max_pool2d_forward(x: NDArray[Any], window: tuple[int, int],
 
 def _max_pool_2x2(x: NDArray[Any], ho: int, wo: int) -> tuple[NDArray[Any], IndexArray]:
     n, c = x.shape[:2]
-    shape = (n, c, ho, wo)
-    # Numpy pays a fixed cost per innermost run, and the runs of a stride-2 view are only
-    # Wo long, so one copy splits x into four contiguous corner planes (a b / c d) and
-    # every comparison after it is a single long loop. Odd H or W lose their last
-    # row/column, which no window covers.
-    planes = _scratch(0, (2, 2, *shape), x.dtype)
-    corners = x[:, :, :2 * ho, :2 * wo].reshape(n, c, ho, 2, wo, 2)
-    np.copyto(planes, corners.transpose(3, 5, 0, 1, 2, 4))
-    a, b, cc, d = planes[0, 0], planes[0, 1], planes[1, 0], planes[1, 1]
-    top = _scratch(1, shape, x.dtype)
-    bottom = _scratch(2, shape, x.dtype)
-    np.maximum(a, b, out=top)
-    np.maximum(cc, d, out=bottom)
-    y = np.maximum(top, bottom)
-    # Strict comparisons keep the first element on ties: a before b, c before d, and the
-    # top row before the bottom one. argmax = top_col + bottom_wins * (2 + bottom_col - top_col)
-    argmax = np.greater(b, a).view(np.uint8)
-    bottom_col = _scratch(3, shape, np.dtype(np.bool_))
-    bottom_wins = _scratch(4, shape, np.dtype(np.bool_))
-    np.greater(d, cc, out=bottom_col)
-    np.greater(bottom, top, out=bottom_wins)
-    step = bottom_col.view(np.uint8)
-    np.add(step, 2, out=step)
-    np.subtract(step, argmax, out=step)
-    np.multiply(step, bottom_wins.view(np.uint8), out=step)
-    np.add(argmax, step, out=argmax)
+    y = np.empty((n, c, ho, wo), x.dtype)
+    argmax = np.empty((n, c, ho, wo), np.uint8)
+
+    def images(start: int, stop: int) -> None:
+        shape = (stop - start, c, ho, wo)
+        # Numpy pays a fixed cost per innermost run, and the runs of a stride-2 view are
+        # only Wo long, so one copy splits x into four contiguous corner planes (a b / c d)
+        # and every comparison after it is a single long loop. Odd H or W lose their last
+        # row/column, which no window covers.
+        planes = _scratch(0, (2, 2, *shape), x.dtype)
+        corners = x[start:stop, :, :2 * ho, :2 * wo].reshape(*shape[:3], 2, wo, 2)
+        np.copyto(planes, corners.transpose(3, 5, 0, 1, 2, 4))
+        a, b, cc, d = planes[0, 0], planes[0, 1], planes[1, 0], planes[1, 1]
+        top = _scratch(1, shape, x.dtype)
+        bottom = _scratch(2, shape, x.dtype)
+        np.maximum(a, b, out=top)
+        np.maximum(cc, d, out=bottom)
+        np.maximum(top, bottom, out=y[start:stop])
+        # Strict comparisons keep the first element on ties: a before b, c before d, and
+        # the top row before the bottom one.
+        # argmax = top_col + bottom_wins * (2 + bottom_col - top_col), in uint8
+        index = argmax[start:stop]
+        np.greater(b, a, out=index.view(np.bool_))
+        bottom_col = _scratch(3, shape, np.dtype(np.bool_))
+        bottom_wins = _scratch(4, shape, np.dtype(np.bool_))
+        np.greater(d, cc, out=bottom_col)
+        np.greater(bottom, top, out=bottom_wins)
+        step = bottom_col.view(np.uint8)
+        np.add(step, 2, out=step)
+        np.subtract(step, index, out=step)
+        np.multiply(step, bottom_wins.view(np.uint8), out=step)
+        np.add(index, step, out=index)
+
+    _split_batch(n, y.size, images)
     return y, argmax
 
 
@@ -434,17 +535,24 @@ def max_pool2d_backward(g: FloatArray, argmax: IndexArray, window: tuple[int, in
         raise ValueError(f"argmax must have g's shape {g.shape}, got shape {argmax.shape}")
     gx = np.zeros(tuple(int(v) for v in x_shape), g.dtype)
     finite = bool(np.isfinite(g).all())
+    if _is_fast_2x2((wh, ww), (sh, sw)):
+        n, c = g.shape[:2]
+
+        def images(start: int, stop: int) -> None:
+            mask = _scratch(0, (stop - start, c, ho, wo), np.dtype(np.bool_))
+            share = _scratch(1, (stop - start, c, ho, wo), g.dtype)
+            # a view: the crop only drops trailing rows/columns no window covers
+            gx6 = gx[start:stop, :, :2 * ho, :2 * wo].reshape(stop - start, c, ho, 2, wo, 2)
+            for p in range(2):
+                for q in range(2):
+                    np.equal(argmax[start:stop], 2 * p + q, out=mask)
+                    _select(g[start:stop], mask, share, finite)
+                    gx6[:, :, :, p, :, q] = share
+
+        _split_batch(n, g.size, images)
+        return gx
     mask = _scratch(0, g.shape, np.dtype(np.bool_))
     share = _scratch(1, g.shape, g.dtype)
-    if _is_fast_2x2((wh, ww), (sh, sw)):
-        # a view: the crop only drops trailing rows/columns no window covers
-        gx6 = gx[:, :, :2 * ho, :2 * wo].reshape(g.shape[0], g.shape[1], ho, 2, wo, 2)
-        for p in range(2):
-            for q in range(2):
-                np.equal(argmax, 2 * p + q, out=mask)
-                _select(g, mask, share, finite)
-                gx6[:, :, :, p, :, q] = share
-        return gx
     for p in range(wh):
         for q in range(ww):
             np.equal(argmax, p * ww + q, out=mask)
@@ -476,13 +584,20 @@ def avg_pool2d_forward(x: FloatArray, window: tuple[int, int],
     (wh, ww), (sh, sw), (ho, wo) = _check_pool(x.shape, window, stride)
     x = x.astype(_float_dtype(x), copy=False)
     if _is_fast_2x2((wh, ww), (sh, sw)):
-        # rows first: that sum runs over whole image rows, and halves what the
-        # short-run column sum has to read
-        xc = x[:, :, :2 * ho, :2 * wo]
-        rows = _scratch(0, (x.shape[0], x.shape[1], ho, 2 * wo), x.dtype)
-        np.add(xc[:, :, 0::2], xc[:, :, 1::2], out=rows)
-        total: FloatArray = np.add(rows[..., 0::2], rows[..., 1::2])
-        total *= 0.25
+        n, c = x.shape[:2]
+        total = np.empty((n, c, ho, wo), x.dtype)
+
+        def images(start: int, stop: int) -> None:
+            # rows first: that sum runs over whole image rows, and halves what the
+            # short-run column sum has to read
+            xc = x[start:stop, :, :2 * ho, :2 * wo]
+            rows = _scratch(0, (stop - start, c, ho, 2 * wo), x.dtype)
+            np.add(xc[:, :, 0::2], xc[:, :, 1::2], out=rows)
+            out = total[start:stop]
+            np.add(rows[..., 0::2], rows[..., 1::2], out=out)
+            out *= 0.25
+
+        _split_batch(n, total.size, images)
         return total
     windows = sliding_window_view(x, (wh, ww), axis=(2, 3))[:, :, ::sh, ::sw]
     y: FloatArray = windows.mean(axis=(4, 5))
@@ -495,15 +610,22 @@ def avg_pool2d_backward(g: FloatArray, window: tuple[int, int], stride: tuple[in
     g = np.asarray(g)
     (wh, ww), (sh, sw), (ho, wo) = _checked_grad(g, x_shape, window, stride)
     g = g.astype(_float_dtype(g), copy=False)
-    share = _scratch(0, g.shape, g.dtype)
-    np.multiply(g, 1.0 / (wh * ww), out=share)
     gx = np.zeros(tuple(int(v) for v in x_shape), g.dtype)
     if _is_fast_2x2((wh, ww), (sh, sw)):
-        gx6 = gx[:, :, :2 * ho, :2 * wo].reshape(g.shape[0], g.shape[1], ho, 2, wo, 2)
-        for p in range(2):
-            for q in range(2):
-                gx6[:, :, :, p, :, q] = share
+        n, c = g.shape[:2]
+
+        def images(start: int, stop: int) -> None:
+            quarter = _scratch(0, (stop - start, c, ho, wo), g.dtype)
+            np.multiply(g[start:stop], 0.25, out=quarter)
+            gx6 = gx[start:stop, :, :2 * ho, :2 * wo].reshape(stop - start, c, ho, 2, wo, 2)
+            for p in range(2):
+                for q in range(2):
+                    gx6[:, :, :, p, :, q] = quarter
+
+        _split_batch(n, g.size, images)
         return gx
+    share = _scratch(0, g.shape, g.dtype)
+    np.multiply(g, 1.0 / (wh * ww), out=share)
     for p in range(wh):
         for q in range(ww):
             gx[:, :, _window_starts(p, sh, ho), _window_starts(q, sw, wo)] += share
