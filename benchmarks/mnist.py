@@ -1,0 +1,341 @@
+"""The MNIST CNN of examples/mnist_cnn.py: training-step time against PyTorch, and memory.
+
+    python benchmarks/mnist.py [--data DIR] [--rounds 5] [--steps 20] [--full]
+
+Step time: one training step on a batch of 128 images (forward, backward, Adam update),
+float32, for funcgrad and, when installed, for PyTorch eager on the same architecture,
+the same initial weights and the same batch (PyTorch with its default number of
+threads). The two take turns in interleaved rounds (benchmarks/_timing.py), so a busy
+moment of the machine hits both; the ratio is funcgrad's time per step over PyTorch's,
+as the median over rounds of the ratio within a round. Target: <= 2.0x.
+
+Memory: the peak resident set size (getrusage ru_maxrss) of a child process that runs a
+short training of the example (`--steps` minibatches of 128, then two evaluation batches
+of 500 test images, as after every epoch), plus tracemalloc's peak of the arrays
+allocated during it; the same for PyTorch's training loop for comparison. Target:
+<= 800 MB.
+
+--full also runs the example's default training (all epochs, full test set after each)
+in a child process and prints test accuracy, epoch time, images/s per epoch, the time to
+99% test accuracy and the run's peak RSS.
+
+MNIST comes from --data DIR, else $FUNCGRAD_DATA/mnist or the download cache (see
+examples/mnist_data.py); without it, the step time and memory use random images (and
+--full fails). Without --full the script takes about a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+ROOT = Path(__file__).resolve().parents[1]
+# run from a checkout without installing; the example modules live in examples/
+sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(ROOT))
+
+import funcgrad as fg  # noqa: E402
+import mnist_cnn  # noqa: E402
+from _timing import compare_rates, format_table  # noqa: E402
+from mnist_data import Mnist, MnistError, load_mnist  # noqa: E402
+
+BATCH = 128
+STEP_TARGET = 2.0
+MEMORY_TARGET_MB = 800.0
+EVAL_IMAGES = 1000
+"""Test images scored after the short memory runs: two evaluation batches of 500, as in
+the example's evaluation (the largest arrays of a run)."""
+
+
+def _maxrss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux, in bytes on macOS
+    scale = 1 / 2**20 if sys.platform == "darwin" else 1 / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def get_data(data_dir: str | None, *, download: bool = False) -> tuple[Mnist, str]:
+    """MNIST, or random stand-in images of the same shapes when it is not available."""
+    try:
+        return load_mnist(data_dir, download=download, progress=False), "MNIST"
+    except MnistError as exc:
+        if download:
+            raise
+        rng = np.random.default_rng(0)
+        fake = Mnist(rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8),
+                     rng.integers(0, 10, 60000, dtype=np.uint8),
+                     rng.integers(0, 256, (10000, 28, 28), dtype=np.uint8),
+                     rng.integers(0, 10, 10000, dtype=np.uint8))
+        return fake, f"random images (MNIST not found: {str(exc).splitlines()[0]})"
+
+
+# ---------------------------------------------------------------------------------------
+# One training step in each library.
+
+
+def funcgrad_step(x: npt.NDArray[np.float32], y: npt.NDArray[np.int64]
+                  ) -> tuple[Callable[[], float], Any]:
+    """funcgrad's training step on (x, y), updating its own params; and the initial params."""
+    model = mnist_cnn.make_model()
+    params = model.init(np.random.default_rng(0))
+    opt = mnist_cnn.make_optimizer(mnist_cnn.Config(lr=1e-3), steps_per_epoch=469)
+    state = {"params": params, "opt": opt.init(params)}
+    value_and_grad = fg.value_and_grad(mnist_cnn.make_loss(model))
+
+    def step() -> float:
+        loss, grads = value_and_grad(state["params"], x, y)
+        state["params"], state["opt"] = opt.update(grads, state["opt"], state["params"])
+        return float(loss)
+
+    return step, params
+
+
+def torch_model(params: Any) -> Any:
+    """PyTorch's nn.Sequential of the same layers, with funcgrad's initial weights."""
+    torch: Any = importlib.import_module("torch")
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3),
+                        nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128),
+                        nn.ReLU(), nn.Linear(128, 10))
+    with torch.no_grad():
+        for layer, name in ((net[0], "conv1"), (net[3], "conv2")):
+            layer.weight.copy_(torch.from_numpy(params[name]["w"]))
+            layer.bias.copy_(torch.from_numpy(params[name]["b"]))
+        for layer, name in ((net[7], "dense1"), (net[9], "dense2")):
+            layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(params[name]["w"].T)))
+            layer.bias.copy_(torch.from_numpy(params[name]["b"]))
+    return net
+
+
+def torch_step(net: Any, x: npt.NDArray[np.float32], y: npt.NDArray[np.int64]
+               ) -> Callable[[], float]:
+    """PyTorch eager training step of net on (x, y): Adam (lr 1e-3) on the cross-entropy.
+
+    x and y are shared with the returned function (torch.from_numpy), so writing new
+    data into them changes the batch.
+    """
+    torch: Any = importlib.import_module("torch")
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step() -> float:
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(net(tx), ty)
+        loss.backward()
+        opt.step()
+        return float(loss.item())
+
+    return step
+
+
+def torch_available() -> str | None:
+    """torch's version with its thread count, or None when it is not installed."""
+    try:
+        torch: Any = importlib.import_module("torch")
+    except ImportError:
+        return None
+    return f"{torch.__version__}, {torch.get_num_threads()} threads"
+
+
+# ---------------------------------------------------------------------------------------
+# Child processes: memory of a short run, and the full training.
+
+
+def probe(kind: str, data_dir: str | None, steps: int, result: Path,
+          checkpoint: Path | None = None) -> None:
+    """Run in a child process: train, then write peak memory (and results) as JSON."""
+    data, source = get_data(data_dir, download=kind == "full")
+    out: dict[str, Any] = {"data": source}
+    if kind == "funcgrad":
+        config = mnist_cnn.Config(epochs=1, limit=steps * BATCH)
+        tracemalloc.start()
+        start = time.perf_counter()
+        state = mnist_cnn.train(config, data, test_limit=EVAL_IMAGES, progress=False,
+                                log=lambda s: None)
+        out["seconds"] = time.perf_counter() - start
+        out["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        out["accuracy"] = state.history[-1].test_accuracy
+    elif kind == "torch":
+        torch: Any = importlib.import_module("torch")
+        x = mnist_cnn.to_input(data.train_images[:BATCH])
+        y = data.train_labels[:BATCH].astype(np.int64)
+        net = torch_model(mnist_cnn.make_model().init(np.random.default_rng(0)))
+        step = torch_step(net, x, y)
+        for i in range(steps):
+            x[...] = mnist_cnn.to_input(data.train_images[i * BATCH:(i + 1) * BATCH])
+            y[...] = data.train_labels[i * BATCH:(i + 1) * BATCH]
+            step()
+        correct = 0
+        with torch.no_grad():
+            for i in range(0, EVAL_IMAGES, mnist_cnn.EVAL_BATCH_SIZE):
+                batch = data.test_images[i:i + mnist_cnn.EVAL_BATCH_SIZE]
+                logits = net(torch.from_numpy(mnist_cnn.to_input(batch))).numpy()
+                correct += int((logits.argmax(axis=1) ==
+                                data.test_labels[i:i + mnist_cnn.EVAL_BATCH_SIZE]).sum())
+        out["accuracy"] = correct / EVAL_IMAGES
+    elif kind == "full":
+        config = mnist_cnn.Config()
+        state = mnist_cnn.train(config, data, checkpoint=checkpoint)
+        out["history"] = [dataclasses.asdict(r) | {"images_per_second": r.images_per_second}
+                          for r in state.history]
+        out["config"] = dataclasses.asdict(config)
+    out["maxrss_mb"] = _maxrss_mb()
+    result.write_text(json.dumps(out))
+
+
+def run_probe(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Run `probe(kind)` in a child process and return its JSON result."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.json"
+        cmd = [sys.executable, __file__, "--probe", kind, "--result", str(result),
+               "--steps", str(args.steps)]
+        if args.data:
+            cmd += ["--data", args.data]
+        if args.checkpoint:
+            cmd += ["--checkpoint", str(args.checkpoint)]
+        proc = subprocess.run(cmd, stdout=None if kind == "full" else subprocess.PIPE,
+                              stderr=None if kind == "full" else subprocess.PIPE, text=True)
+        if proc.returncode != 0 or not result.exists():
+            raise RuntimeError(f"the {kind} probe failed (exit {proc.returncode}):\n"
+                               f"{proc.stderr or ''}")
+        loaded: dict[str, Any] = json.loads(result.read_text())
+        return loaded
+
+
+# ---------------------------------------------------------------------------------------
+# Reports.
+
+
+def _mark(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def step_benchmark(data: Mnist, rounds: int) -> tuple[float, float | None]:
+    """Print the step-time table; returns funcgrad's median ms per step and the ratio."""
+    x = mnist_cnn.to_input(data.train_images[:BATCH])
+    y = data.train_labels[:BATCH].astype(np.int64)
+    ours, params = funcgrad_step(x, y)
+    fns: dict[str, Callable[[], object]] = {"funcgrad": ours}
+    version = torch_available()
+    if version is not None:
+        theirs = torch_step(torch_model(params), x, y)
+        # Same layers and weights: the first step's losses agree.
+        loss_fg, loss_torch = ours(), theirs()
+        if not abs(loss_fg - loss_torch) <= 1e-4 * max(1.0, abs(loss_torch)):
+            raise AssertionError(f"funcgrad and torch models differ: first-step loss "
+                                 f"{loss_fg} vs {loss_torch}")
+        fns["torch"] = theirs
+    rates = compare_rates(fns, min_time=0.5, rounds=rounds, warmup=2)
+    ms = {name: 1e3 / statistics.median(r) for name, r in rates.items()}
+    best = {name: 1e3 / max(r) for name, r in rates.items()}
+    ratio = None
+    rows = [["funcgrad", f"{ms['funcgrad']:.1f}", f"{best['funcgrad']:.1f}",
+             f"{BATCH * 1e3 / ms['funcgrad']:,.0f}", ""]]
+    if "torch" in rates:
+        # per round: funcgrad's time / torch's time = torch's rate / funcgrad's rate
+        ratio = statistics.median(t / f for f, t in zip(rates["funcgrad"], rates["torch"]))
+        rows.append([f"torch {version}", f"{ms['torch']:.1f}", f"{best['torch']:.1f}",
+                     f"{BATCH * 1e3 / ms['torch']:,.0f}", f"{ratio:.2f}x"])
+    print(format_table(["step (batch 128, fwd+bwd+Adam)", "median ms", "best ms", "images/s",
+                        "funcgrad/torch"], rows, right={1, 2, 3, 4}))
+    if ratio is None:
+        print("torch is not installed: no ratio (pip install torch)")
+    else:
+        print(f"target: funcgrad step time <= {STEP_TARGET:.1f}x PyTorch's: "
+              f"{_mark(ratio <= STEP_TARGET)} ({ratio:.2f}x, median over {rounds} interleaved "
+              f"rounds)")
+    return ms["funcgrad"], ratio
+
+
+def memory_benchmark(args: argparse.Namespace, with_torch: bool) -> float:
+    """Print peak memory of short training runs in child processes; returns funcgrad's MB."""
+    ours = run_probe("funcgrad", args)
+    rows = [["funcgrad", f"{ours['maxrss_mb']:.0f}", f"{ours['tracemalloc_peak_mb']:.0f}"]]
+    if with_torch:
+        theirs = run_probe("torch", args)
+        rows.append(["torch", f"{theirs['maxrss_mb']:.0f}", "-"])
+    print(f"short training run: {args.steps} steps of {BATCH} images, then {EVAL_IMAGES} test "
+          f"images scored in batches of {mnist_cnn.EVAL_BATCH_SIZE} ({ours['data']})")
+    print(format_table(["library", "peak RSS MB", "tracemalloc peak MB"], rows, right={1, 2}))
+    ok = ours["maxrss_mb"] <= MEMORY_TARGET_MB
+    print(f"target: funcgrad peak RSS <= {MEMORY_TARGET_MB:.0f} MB: {_mark(ok)} "
+          f"({ours['maxrss_mb']:.0f} MB)")
+    return float(ours["maxrss_mb"])
+
+
+def full_run(args: argparse.Namespace) -> None:
+    """The example's default training in a child process, with its per-epoch figures."""
+    print("\nfull training: the default run of examples/mnist_cnn.py (progress on stderr)",
+          flush=True)
+    result = run_probe("full", args)
+    history = result["history"]
+    rows = [[str(r["epoch"]), f"{100 * r['test_accuracy']:.2f}", f"{r['train_seconds']:.1f}",
+             f"{r['images_per_second']:,.0f}", f"{r['eval_seconds']:.1f}"] for r in history]
+    print(format_table(["epoch", "test acc %", "epoch s", "images/s", "eval s"], rows,
+                       right={0, 1, 2, 3, 4}))
+    records = [mnist_cnn.EpochRecord(**{k: v for k, v in r.items() if k != "images_per_second"})
+               for r in history]
+    train_s = sum(r.train_seconds for r in records)
+    print(f"final test accuracy {100 * records[-1].test_accuracy:.2f}%; training "
+          f"{train_s:.0f} s for {len(records)} epochs ({train_s / len(records):.1f} s per epoch, "
+          f"{sum(r.images for r in records) / train_s:,.0f} images/s)")
+    reached = mnist_cnn.time_to_target(records)
+    if reached is None:
+        print("99% test accuracy: not reached")
+    else:
+        epoch, t_train, t_total = reached
+        print(f"time to 99% test accuracy: {t_train:.0f} s of training ({t_total:.0f} s with "
+              f"the evaluations), after epoch {epoch}")
+    print(f"peak RSS of the full run: {result['maxrss_mb']:.0f} MB")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the step-time and memory tables (and with --full, the full training)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--data", metavar="DIR", default=None, help="directory with MNIST")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
+    parser.add_argument("--steps", type=int, default=20,
+                        help="training steps of the memory runs (default: 20)")
+    parser.add_argument("--full", action="store_true",
+                        help="also run the example's full default training")
+    parser.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
+                        help="with --full: keep the trained model there (draw its pictures "
+                             "with examples/mnist_cnn.py --resume --checkpoint PATH)")
+    parser.add_argument("--probe", choices=("funcgrad", "torch", "full"), help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.probe:
+        probe(args.probe, args.data, args.steps, args.result, args.checkpoint)
+        return 0
+    print(f"machine: {os.cpu_count()} CPUs, load average "
+          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())} (1, 5, 15 min)")
+    data, source = get_data(args.data)
+    print(f"data: {source}\n")
+    memory_benchmark(args, with_torch=torch_available() is not None)
+    print()
+    step_benchmark(data, args.rounds)
+    if args.full:
+        full_run(args)
+    print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())} "
+          f"(1, 5, 15 min)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
