@@ -337,24 +337,56 @@ def _batched_index(index: IndexKey) -> IndexKey | None:
     return IndexKey((SliceKey(None, None, None), *index))
 
 
+def _batched_arrays(size: int, index: IndexKey, arrays: Any, batched: Any
+                    ) -> tuple[IndexKey, tuple[Any, ...]] | None:
+    """The index and arrays for a batch, when the index arrays themselves are batched.
+
+    An arange over the batch joins the leading block of index arrays, each array padded to
+    a common rank so that the batch axis lines up: x[arange(B)[:, None], i] for x[i].
+    """
+    if not index or type(index[0]) is not ArrayKey or _batched_index(index) is None:
+        return None
+    shapes = [a.shape[1:] if b else a.shape for a, b in zip(arrays, batched)]
+    rank = max(len(s) for s in shapes)
+    padded = tuple(fnp.reshape(a, ((size,) if b else (1,)) + (1,) * (rank - len(s)) + s)
+                   for a, b, s in zip(arrays, batched, shapes))
+    batch = np.arange(size).reshape((size,) + (1,) * rank)
+    key = IndexKey((ArrayKey(0), *(ArrayKey(k.k + 1) if type(k) is ArrayKey else k
+                                   for k in index)))
+    return key, (batch, *padded)
+
+
 def _batch_gather(prim: Primitive, size: int, args: Any, batched: Any, *,
                   index: IndexKey) -> Any:
-    key = _batched_index(index)
-    if key is None or any(batched[1:]):
+    x, *arrays = args
+    if any(batched[1:]):
+        found = _batched_arrays(size, index, arrays, batched[1:])
+        if found is None:
+            return batch_by_loop(prim, size, args, batched, index=index)
+        key, new_arrays = found
+        x = move_to_front(x, size, batched[0], x.shape[1:] if batched[0] else x.shape)
+        return bind(prim, x, *new_arrays, index=key)
+    key_or_none = _batched_index(index)
+    if key_or_none is None:
         return batch_by_loop(prim, size, args, batched, index=index)
-    return bind(prim, *args, index=key)
+    return bind(prim, *args, index=key_or_none)
 
 
 def _batch_scatter_add(prim: Primitive, size: int, args: Any, batched: Any, *,
                        index: IndexKey) -> Any:
-    key = _batched_index(index)
-    if key is None or any(batched[2:]):
-        return batch_by_loop(prim, size, args, batched, index=index)
     x, updates, *arrays = args
+    if any(batched[2:]):
+        found = _batched_arrays(size, index, arrays, batched[2:])
+    else:
+        key_or_none = _batched_index(index)
+        found = None if key_or_none is None else (key_or_none, tuple(arrays))
+    if found is None:
+        return batch_by_loop(prim, size, args, batched, index=index)
+    key, new_arrays = found
     x = move_to_front(x, size, batched[0], x.shape[1:] if batched[0] else x.shape)
-    target = _gather_shape(x, *arrays, index=key).shape
+    target = _gather_shape(x, *new_arrays, index=key).shape
     updates = move_to_front(updates, size, batched[1], target[1:])
-    return bind(prim, x, updates, *arrays, index=key)
+    return bind(prim, x, updates, *new_arrays, index=key)
 
 
 gather_p = Primitive("gather", _gather, _gather_shape,
