@@ -10,6 +10,7 @@ backward are each other's VJPs likewise.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -29,40 +30,53 @@ def _pooled_shape(x: Any, *, window: Pair, stride: Pair) -> ShapedArray:
                        np.dtype(x.dtype))
 
 
+# Where each window's maximum was, kept from the forward pass for the backward pass, by the
+# forward output's identity, for as long as that output lives. Both backward primitives
+# take the forward output y as an operand to find it; if it is not there (y made some other
+# way), the maxima are found again from x.
+_argmax_of_output: dict[int, Any] = {}
+
+
 def _max_pool(x: Any, *, window: Pair, stride: Pair) -> Any:
-    return kernels.max_pool2d_forward(x, window, stride)[0]
+    y, argmax = kernels.max_pool2d_forward(x, window, stride)
+    _argmax_of_output[id(y)] = argmax
+    weakref.finalize(y, _argmax_of_output.pop, id(y), None)
+    return y
 
 
-def _max_pool_grad(g: Any, x: Any, *, window: Pair, stride: Pair) -> Any:
-    # The window maxima are found again from x rather than kept from the forward pass:
-    # one cheap pass over x, and no state outside the graph.
-    argmax = kernels.max_pool2d_forward(x, window, stride)[1]
-    return kernels.max_pool2d_backward(g, argmax, window, stride, x.shape)
+def _argmax(x: Any, y: Any, window: Pair, stride: Pair) -> Any:
+    saved = _argmax_of_output.get(id(y))
+    return saved if saved is not None else kernels.max_pool2d_forward(x, window, stride)[1]
 
 
-def _max_pool_select(v: Any, x: Any, *, window: Pair, stride: Pair) -> Any:
-    argmax = kernels.max_pool2d_forward(x, window, stride)[1]
-    return kernels.max_pool2d_select(v, argmax, window, stride)
+def _max_pool_grad(g: Any, x: Any, y: Any, *, window: Pair, stride: Pair) -> Any:
+    return kernels.max_pool2d_backward(g, _argmax(x, y, window, stride), window, stride,
+                                       x.shape)
+
+
+def _max_pool_select(v: Any, x: Any, y: Any, *, window: Pair, stride: Pair) -> Any:
+    return kernels.max_pool2d_select(v, _argmax(x, y, window, stride), window, stride)
 
 
 max_pool2d_p: Primitive = Primitive(
     "max_pool2d", _max_pool, _pooled_shape,
     (lambda ct, y, x, *, window, stride:
-        bind(max_pool2d_grad_p, ct, x, window=window, stride=stride),),
+        bind(max_pool2d_grad_p, ct, x, y, window=window, stride=stride),),
     batch_leading(0))
-# The maxima's positions do not move under small changes of x, so x gets no gradient here.
+# The maxima's positions do not move under small changes of x, so x (and y) get no
+# gradient here.
 max_pool2d_grad_p: Primitive = Primitive(
     "max_pool2d_grad", _max_pool_grad,
-    lambda g, x, *, window, stride: ShapedArray(tuple(x.shape), np.dtype(g.dtype)),
-    (lambda ct, gx, g, x, *, window, stride:
-        bind(max_pool2d_select_p, ct, x, window=window, stride=stride), None),
-    batch_leading(0, 1))
+    lambda g, x, y, *, window, stride: ShapedArray(tuple(x.shape), np.dtype(g.dtype)),
+    (lambda ct, gx, g, x, y, *, window, stride:
+        bind(max_pool2d_select_p, ct, x, y, window=window, stride=stride), None, None),
+    batch_leading(0, 1, 2))
 max_pool2d_select_p: Primitive = Primitive(
     "max_pool2d_select", _max_pool_select,
-    lambda v, x, *, window, stride: _pooled_shape(x, window=window, stride=stride),
-    (lambda ct, y, v, x, *, window, stride:
-        bind(max_pool2d_grad_p, ct, x, window=window, stride=stride), None),
-    batch_leading(0, 1))
+    lambda v, x, y, *, window, stride: _pooled_shape(x, window=window, stride=stride),
+    (lambda ct, out, v, x, y, *, window, stride:
+        bind(max_pool2d_grad_p, ct, x, y, window=window, stride=stride), None, None),
+    batch_leading(0, 1, 2))
 
 avg_pool2d_p: Primitive = Primitive(
     "avg_pool2d", lambda x, *, window, stride: kernels.avg_pool2d_forward(x, window, stride),
