@@ -49,24 +49,31 @@ class Jitted(Generic[P, R]):
                 ) -> tuple[Graph[Any], list[Any]]:
         """The cached graph for this call (tracing it on a miss), and its array inputs."""
         nargs = len(args)
-        static_pos = {i % nargs for i in self.static_argnums if -nargs <= i < nargs}
-        dynamic = [a for i, a in enumerate(args) if i not in static_pos]
+        static_pos = sorted({i % nargs for i in self.static_argnums if -nargs <= i < nargs})
+        dynamic = [a for i, a in enumerate(args) if i not in static_pos] if static_pos else args
         leaves, in_tree = tree.flatten((dynamic, kwargs))
-        # Python scalars are part of the key and baked in as weakly typed literals. (By
-        # exact type: numpy's float64 and complex128 scalars subclass float and complex,
-        # but are typed arrays, traced like any other.)
-        scalar_pos = [j for j, x in enumerate(leaves) if type(x) in _PYTHON_SCALARS]
-        key = (in_tree, tuple(sorted(static_pos)),
-               tuple(args[i] for i in sorted(static_pos)),
-               tuple((type(leaves[j]), leaves[j]) for j in scalar_pos),
-               tuple(None if type(x) in _PYTHON_SCALARS else aval_of(x) for x in leaves))
+        # The signature of each leaf: shape and dtype; Python scalars are part of the key by
+        # value and baked in as weakly typed literals. (By exact type: numpy's float64 and
+        # complex128 scalars subclass float and complex, but are typed arrays, traced like
+        # any other.) This runs on every call, so arrays take the shortest path.
+        signature: list[tuple[Any, ...]] = []
+        for x in leaves:
+            kind = type(x)
+            if kind is np.ndarray:
+                signature.append((x.shape, x.dtype))
+            elif kind in _PYTHON_SCALARS:
+                signature.append((kind, x))
+            else:
+                signature.append(tuple(aval_of(x)))
+        key = (in_tree, tuple(static_pos), tuple(args[i] for i in static_pos), tuple(signature))
         try:
             entry = self._cache.get(key)
         except TypeError as err:
             raise TypeError(f"jit of {self._name()}: static arguments must be hashable "
                             f"({err})") from None
         if entry is None:
-            entry = self._cache[key] = self._trace(args, static_pos, leaves, in_tree,
+            scalar_pos = [j for j, x in enumerate(leaves) if type(x) in _PYTHON_SCALARS]
+            entry = self._cache[key] = self._trace(args, set(static_pos), leaves, in_tree,
                                                    scalar_pos)
         graph, dyn_pos = entry
         return graph, [leaves[j] for j in dyn_pos]
