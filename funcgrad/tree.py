@@ -142,20 +142,7 @@ class TreeDef:
 
     def __repr__(self) -> str:
         """Nested picture of the structure with `*` for each leaf."""
-        stack: list[str] = []
-        for rec in reversed(self._records):
-            if rec is None:
-                stack.append("*")
-                continue
-            handler, aux, arity = rec
-            if arity:
-                children = stack[-arity:]
-                del stack[-arity:]
-                children.reverse()
-            else:
-                children = []
-            stack.append(handler.describe(aux, children))
-        return f"PyTreeDef({stack[0]})"
+        return f"PyTreeDef({_build(self, ['*'] * self._num_leaves, describe=True)})"
 
     def __setattr__(self, name: str, value: object) -> None:
         """Refuse: a TreeDef may be a cache key, so it must never change."""
@@ -390,6 +377,11 @@ def unflatten(treedef: TreeDef, leaves: Iterable[Any]) -> Any:
             f"unflatten: {treedef!r} expects {treedef._num_leaves} leaves, "
             f"got {len(values)}"
         )
+    return _build(treedef, values, describe=False)
+
+
+def _build(treedef: TreeDef, values: Sequence[Any], describe: bool) -> Any:
+    """The tree of `values` (or, with describe, its picture, values being strings)."""
     # Walking the preorder records backwards meets every node after its children, so
     # each node can be built from the top of a value stack.
     stack: list[Any] = []
@@ -406,7 +398,8 @@ def unflatten(treedef: TreeDef, leaves: Iterable[Any]) -> Any:
             children.reverse()
         else:
             children = []
-        stack.append(handler.unflatten(aux, children))
+        stack.append(handler.describe(aux, children) if describe
+                     else handler.unflatten(aux, children))
     return stack[0]
 
 
