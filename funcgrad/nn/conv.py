@@ -84,10 +84,43 @@ conv2d_input_grad_p: Primitive = Primitive(
     (lambda ct, gx, g, k, *, image_hw: bind(conv2d_p, ct, k),
      lambda ct, gx, g, k, *, image_hw: bind(conv2d_kernel_grad_p, ct, g, kernel_hw=_hw(k))),
     batch_leading(0))
+def _each_image(prim: Primitive, **params: Any) -> Any:
+    """prim applied to image n of the first operand with the n-th second operand, for all n."""
+    from funcgrad.batching import vmap
+
+    return vmap(lambda a, b: fnp.squeeze(bind(prim, fnp.expand_dims(a, 0), b, **params), 0))
+
+
+def _batch_kernel_grad(prim: Primitive, size: int, args: Any, batched: Any, *,
+                       kernel_hw: tuple[int, int]) -> Any:
+    # Per-example kernel gradients (vmap of grad): merge the vmapped axis into the images,
+    # take each image's kernel gradient in one batched product, and sum each example's.
+    from funcgrad.batching import move_to_front
+
+    x, g = (move_to_front(a, size, b, a.shape[1:] if b else a.shape)
+            for a, b in zip(args, batched))
+    n = x.shape[1]
+    per_image = bind(conv2d_kernel_grad_per_image_p,
+                     fnp.reshape(x, (size * n, *x.shape[2:])),
+                     fnp.reshape(g, (size * n, *g.shape[2:])), kernel_hw=kernel_hw)
+    return fnp.sum(fnp.reshape(per_image, (size, n, *per_image.shape[1:])), axis=1)
+
+
 conv2d_kernel_grad_p: Primitive = Primitive(
     "conv2d_kernel_grad", _kernel_grad, _kernel_grad_shape,
     (lambda ct, gk, x, g, *, kernel_hw: bind(conv2d_input_grad_p, g, ct, image_hw=_hw(x)),
-     lambda ct, gk, x, g, *, kernel_hw: bind(conv2d_p, x, ct)))
+     lambda ct, gk, x, g, *, kernel_hw: bind(conv2d_p, x, ct)),
+    _batch_kernel_grad)
+# Each image's kernel gradient on its own (the per-example gradients of vmap). Its VJPs
+# are, image by image, the input gradient and the forward convolution.
+conv2d_kernel_grad_per_image_p: Primitive = Primitive(
+    "conv2d_kernel_grad_per_image",
+    lambda x, g, *, kernel_hw: kernels.conv2d_kernel_grad_per_image(x, g, kernel_hw),
+    lambda x, g, *, kernel_hw: ShapedArray((x.shape[0], g.shape[1], x.shape[1], *kernel_hw),
+                                           np.dtype(x.dtype)),
+    (lambda ct, gk, x, g, *, kernel_hw:
+        _each_image(conv2d_input_grad_p, image_hw=_hw(x))(g, ct),
+     lambda ct, gk, x, g, *, kernel_hw: _each_image(conv2d_p)(x, ct)))
 
 
 def padding_amounts(padding: Padding, kernel_hw: tuple[int, int]

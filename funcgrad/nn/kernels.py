@@ -47,6 +47,7 @@ __all__ = [
     "conv2d_forward",
     "conv2d_input_grad",
     "conv2d_kernel_grad",
+    "conv2d_kernel_grad_per_image",
     "h_conv2d",
     "h_conv2d_grad",
     "max_pool2d_backward",
@@ -361,8 +362,9 @@ def conv2d_input_grad(g: FloatArray, k: FloatArray, image_hw: tuple[int, int]) -
     return _input_grad_cols(g, k, h, w)
 
 
-def conv2d_kernel_grad(x: FloatArray, g: FloatArray, kernel_hw: tuple[int, int]) -> FloatArray:
-    """Gradient w.r.t. the kernel (O, C, kh, kw) of conv2d_forward, given the output gradient g."""
+def _kernel_grad_operands(x: FloatArray, g: FloatArray, kernel_hw: tuple[int, int]
+                          ) -> tuple[FloatArray, FloatArray, int, int]:
+    """x and g checked against each other and the kernel size, in their common float dtype."""
     x, g = np.asarray(x), np.asarray(g)
     _require_4d("x", x, _X_DIMS)
     kh, kw = _hw_pair("kernel_hw", kernel_hw)
@@ -374,7 +376,25 @@ def conv2d_kernel_grad(x: FloatArray, g: FloatArray, kernel_hw: tuple[int, int])
     _check_grad_shape(g, (n, g.shape[1], h - kh + 1, w - kw + 1),
                       f"for x of shape {x.shape} and kernel_hw {(kh, kw)}")
     dtype = _float_dtype(x, g)
-    x, g = x.astype(dtype, copy=False), g.astype(dtype, copy=False)
+    return x.astype(dtype, copy=False), g.astype(dtype, copy=False), kh, kw
+
+
+def conv2d_kernel_grad_per_image(x: FloatArray, g: FloatArray, kernel_hw: tuple[int, int]
+                                 ) -> FloatArray:
+    """conv2d_kernel_grad of each image alone: (N, O, C, kh, kw), summing to the batch's."""
+    x, g, kh, kw = _kernel_grad_operands(x, g, kernel_hw)
+    n, c = x.shape[:2]
+    o, ho, wo = g.shape[1], g.shape[2], g.shape[3]
+    cols = _im2col(x, kh, kw, 0, per_image=True)
+    per_image: FloatArray = np.matmul(g.reshape(n, o, ho * wo), cols.transpose(0, 2, 1))
+    return per_image.reshape(n, o, c, kh, kw)
+
+
+def conv2d_kernel_grad(x: FloatArray, g: FloatArray, kernel_hw: tuple[int, int]) -> FloatArray:
+    """Gradient w.r.t. the kernel (O, C, kh, kw) of conv2d_forward, given the output gradient g."""
+    x, g, kh, kw = _kernel_grad_operands(x, g, kernel_hw)
+    n, c = x.shape[:2]
+    dtype = x.dtype
     o, ho, wo = g.shape[1], g.shape[2], g.shape[3]
     if _per_image(c, kh, kw):
         sums: dict[int, NDArray[Any]] = {}
