@@ -51,7 +51,11 @@ class Jitted(Generic[P, R]):
         nargs = len(args)
         static_pos = sorted({i % nargs for i in self.static_argnums if -nargs <= i < nargs})
         dynamic = [a for i, a in enumerate(args) if i not in static_pos] if static_pos else args
-        leaves, in_tree = tree.flatten((dynamic, kwargs))
+        if not static_pos and not kwargs and all(type(a) is np.ndarray for a in args):
+            # the common call, arrays only: its structure is known without flattening
+            leaves, in_tree = list(args), _arrays_only(len(args))
+        else:
+            leaves, in_tree = tree.flatten((dynamic, kwargs))
         # The signature of each leaf: shape and dtype; Python scalars are part of the key by
         # value and baked in as weakly typed literals. (By exact type: numpy's float64 and
         # complex128 scalars subclass float and complex, but are typed arrays, traced like
@@ -108,6 +112,12 @@ class Jitted(Generic[P, R]):
                 "depends on array values, use funcgrad.numpy.where."
             ) from None
         return simplify(graph, IDENTITIES), dyn_pos
+
+
+@functools.cache
+def _arrays_only(n: int) -> tree.TreeDef:
+    """The structure of (args, kwargs) for n positional arrays and no keywords."""
+    return tree.structure((tuple(range(n)), {}))
 
 
 def jit(f: Callable[P, R], static_argnums: int | Sequence[int] = ()) -> Jitted[P, R]:
