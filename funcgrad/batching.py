@@ -72,9 +72,15 @@ def batch_by_loop(prim: Primitive, size: int, args: Sequence[Any], batched: Sequ
         for i in range(size)])
 
 
-def move_to_front(x: Any, size: int, batched: bool, core_shape: tuple[int, ...]) -> Any:
-    """x as a (size, *core_shape) array: an unbatched x is broadcast, a batched one expanded."""
+def move_to_front(x: Any, size: int, batched: bool,
+                  core_shape: tuple[int, ...] | None = None) -> Any:
+    """x as a (size, *core_shape) array: an unbatched x is broadcast, a batched one expanded.
+
+    core_shape defaults to x's own per-example shape.
+    """
     shape = aval_of(x).shape
+    if core_shape is None:
+        core_shape = shape[1:] if batched else shape
     target = (size, *core_shape)
     if batched:
         core = shape[1:]
@@ -107,7 +113,7 @@ def batch_leading(*data_args: int) -> BatchRule:
         merged = []
         for i, (a, b) in enumerate(zip(args, batched)):
             if i in data_args:
-                a = move_to_front(a, size, b, aval_of(a).shape[1:] if b else aval_of(a).shape)
+                a = move_to_front(a, size, b)
                 shape = aval_of(a).shape
                 a = fnp.reshape(a, (size * shape[1], *shape[2:]))
             merged.append(a)
@@ -176,7 +182,7 @@ def vmap(f: Callable[P, Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable[P
                                      "on the mapped inputs; give it an axis (e.g. 0)")
                 results.append(x)
                 continue
-            val = x.val if mine else move_to_front(x, size, False, aval_of(x).shape)
+            val = x.val if mine else move_to_front(x, size, False)
             results.append(val if ax == 0 else fnp.moveaxis(val, 0, ax))
         return tree.unflatten(out_tree, results)
 

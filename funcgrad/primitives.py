@@ -364,7 +364,7 @@ def _batch_gather(prim: Primitive, size: int, args: Any, batched: Any, *,
         if found is None:
             return batch_by_loop(prim, size, args, batched, index=index)
         key, new_arrays = found
-        x = move_to_front(x, size, batched[0], x.shape[1:] if batched[0] else x.shape)
+        x = move_to_front(x, size, batched[0])
         return bind(prim, x, *new_arrays, index=key)
     key_or_none = _batched_index(index)
     if key_or_none is None:
@@ -383,7 +383,7 @@ def _batch_scatter_add(prim: Primitive, size: int, args: Any, batched: Any, *,
     if found is None:
         return batch_by_loop(prim, size, args, batched, index=index)
     key, new_arrays = found
-    x = move_to_front(x, size, batched[0], x.shape[1:] if batched[0] else x.shape)
+    x = move_to_front(x, size, batched[0])
     target = _gather_shape(x, *new_arrays, index=key).shape
     updates = move_to_front(updates, size, batched[1], target[1:])
     return bind(prim, x, updates, *new_arrays, index=key)
@@ -423,7 +423,7 @@ def _concatenate_rule(i: int) -> Rule:
 
 def _batch_concatenate(prim: Primitive, size: int, args: Any, batched: Any, *,
                        axis: int) -> Any:
-    return bind(prim, *(move_to_front(x, size, b, x.shape[1:] if b else x.shape)
+    return bind(prim, *(move_to_front(x, size, b)
                         for x, b in zip(args, batched)), axis=axis + 1)
 
 

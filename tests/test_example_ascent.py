@@ -50,11 +50,3 @@ def test_script_runs_end_to_end_in_quick_mode(tmp_path: Path) -> None:
     assert "convolutional layer written as a matrix product with shared weights" in result.stdout
     png = tmp_path / "figs" / "ascent.png"
     assert png.stat().st_size > 0 and png.read_bytes()[:8] == PNG_MAGIC
-
-
-def test_help(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        ascent.main(["--help"])
-    assert exit_info.value.code == 0
-    text = capsys.readouterr().out
-    assert "--quick" in text and "--out" in text and "--seed" in text

@@ -163,11 +163,3 @@ def test_quick_mode_end_to_end_reaches_the_stated_accuracy(tmp_path: Path) -> No
         assert png.stat().st_size > 0 and png.read_bytes()[:8] == PNG_MAGIC
     for text in ["Question 1", "Question 2", "large dot moved", "large dot removed", "0.25", "0.75"]:
         assert text in result.stdout
-
-
-def test_help(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        gc.main(["--help"])
-    assert exit_info.value.code == 0
-    text = capsys.readouterr().out
-    assert "--quick" in text and "--out" in text and "--seed" in text

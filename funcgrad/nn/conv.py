@@ -97,8 +97,7 @@ def _batch_kernel_grad(prim: Primitive, size: int, args: Any, batched: Any, *,
     # take each image's kernel gradient in one batched product, and sum each example's.
     from funcgrad.batching import move_to_front
 
-    x, g = (move_to_front(a, size, b, a.shape[1:] if b else a.shape)
-            for a, b in zip(args, batched))
+    x, g = (move_to_front(a, size, b) for a, b in zip(args, batched))
     n = x.shape[1]
     per_image = bind(conv2d_kernel_grad_per_image_p,
                      fnp.reshape(x, (size * n, *x.shape[2:])),
