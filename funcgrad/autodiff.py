@@ -1,4 +1,4 @@
-"""Reverse mode: vjp, grad and value_and_grad.
+"""Reverse mode: vjp, grad and value_and_grad; forward mode derived from it.
 
 Under `vjp`, each primitive is computed at once (so Python control flow on values works)
 and appended to a tape together with its inputs. The backward pass walks the tape in
@@ -6,29 +6,40 @@ reverse, calling each primitive's VJP rules. The rules are written with funcgrad
 operations, so when the inputs are themselves traced (grad of grad, make_graph of grad)
 the backward pass is traced as well. Nested vjps keep their perturbations apart because
 each tracer belongs to exactly one trace (level).
+
+A primitive with several outputs, or one carrying graphs (jit's call, custom_vjp, ...),
+makes one tape node for all its outputs; the latter say through `vjp_call` how to run
+their forward part and what their backward function is. `vjp_graph` splits the reverse
+mode of a whole graph into a forward graph and a backward graph, for jit's call.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 from typing_extensions import ParamSpec
 
+from funcgrad import numpy as fnp
 from funcgrad import tree
+from funcgrad.batching import vmap
 from funcgrad.config import config
-from funcgrad.core import (Primitive, ShapedArray, Trace, Tracer, aval_of, bind, check_finite,
-                           new_trace, short_dtype)
+from funcgrad.core import (Backward, Primitive, ShapedArray, Trace, Tracer, aval_of, apply,
+                           check_finite, differentiable, new_trace, short_dtype, unaliased)
+from funcgrad.graph import Graph, Literal, Var, trace_avals
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 class VJPTracer(Tracer):
-    """A value under vjp: its primal value and how it was computed (one tape entry)."""
+    """A value under vjp: its primal value and how it was computed (one tape entry).
+
+    An input, or an output of a MultiNode, has no primitive of its own.
+    """
 
     __slots__ = ("primal", "prim", "params", "args", "parents", "ct")
 
@@ -50,15 +61,40 @@ class VJPTracer(Tracer):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.primal.shape  # type: ignore[no-any-return]
+        return tuple(self.primal.shape)
 
     @property
     def dtype(self) -> np.dtype[Any]:
-        return self.primal.dtype  # type: ignore[no-any-return]
+        dtype: np.dtype[Any] = self.primal.dtype
+        return dtype
 
 
-def _differentiable(dtype: np.dtype[Any]) -> bool:
-    return dtype.kind in "fc"
+class MultiNode:
+    """The tape entry of a primitive with several outputs: its outputs' tracers (or plain
+    values, for integer outputs) and the function from their cotangents to the arguments'."""
+
+    __slots__ = ("prim", "params", "args", "outs", "parents", "backward")
+
+    def __init__(self, prim: Primitive, params: dict[str, Any], args: tuple[Any, ...],
+                 outs: list[Any], parents: tuple[tuple[int, VJPTracer], ...],
+                 backward: Backward) -> None:
+        self.prim = prim
+        self.params = params
+        self.args = args
+        self.outs = outs
+        self.parents = parents
+        self.backward = backward
+
+
+def _by_rules(prim: Primitive, params: dict[str, Any], args: tuple[Any, ...],
+              outs: tuple[Any, ...], wanted: Sequence[int], cts: Sequence[Any]) -> list[Any]:
+    """The backward function of a primitive with several outputs and per-argument rules."""
+    result: list[Any] = [None] * len(args)
+    for i in wanted:
+        rule = prim.vjp_rule(i)
+        assert rule is not None
+        result[i] = rule(tuple(cts), outs, *args, **params)
+    return result
 
 
 class VJPTrace(Trace):
@@ -68,14 +104,15 @@ class VJPTrace(Trace):
 
     def __init__(self, level: int) -> None:
         super().__init__(level)
-        self.tape: list[VJPTracer] = []
+        self.tape: list[VJPTracer | MultiNode] = []
 
     def new_input(self, x: Any) -> VJPTracer:
         """A tracer for an input to differentiate with respect to."""
         return VJPTracer(self, x, None, {}, (), ())
 
     def concrete(self, tracer: Tracer) -> np.ndarray[Any, Any] | None:
-        primal = tracer.primal  # type: ignore[attr-defined]
+        assert isinstance(tracer, VJPTracer)
+        primal = tracer.primal
         if isinstance(primal, Tracer):
             return primal._trace.concrete(primal)
         return np.asarray(primal)
@@ -85,25 +122,46 @@ class VJPTrace(Trace):
         primals = []
         parents = []
         nested = False
+        by_rules = prim.vjp_call is None
         for i, a in enumerate(args):
             if type(a) is VJPTracer and a._trace is self:
                 primals.append(a.primal)
-                if prim.vjp_rule(i) is not None:
+                if not by_rules or prim.vjp_rule(i) is not None:
                     parents.append((i, a))
             else:
                 primals.append(a)
             nested = nested or isinstance(primals[-1], Tracer)
+        if parents and prim.vjp_call is not None:
+            diff = [False] * len(args)
+            for i, _ in parents:
+                diff[i] = True
+            outs, backward = prim.vjp_call(diff, primals, params)
+            return self._record(prim, params, tuple(primals), outs, tuple(parents), backward)
         if nested:
-            out = bind(prim, *primals, **params)
+            out = apply(prim, primals, params)
         else:
             out = prim.impl(*primals, **params)
             if config.debug_nans:
                 check_finite(prim, primals, params, out)
-        if not parents or out.dtype.kind not in "fc":
-            return out  # stop_gradient, comparisons, argmax: nothing to differentiate
+        if not parents:
+            return out  # stop_gradient, integer inputs: nothing to differentiate
+        if prim.multiple_results:
+            backward = functools.partial(_by_rules, prim, params, tuple(primals), tuple(out),
+                                         [i for i, _ in parents])
+            return self._record(prim, params, tuple(primals), out, tuple(parents), backward)
+        if out.dtype.kind not in "fc":
+            return out  # comparisons, argmax: no gradient
         tracer = VJPTracer(self, out, prim, params, tuple(primals), tuple(parents))
         self.tape.append(tracer)
         return tracer
+
+    def _record(self, prim: Primitive, params: dict[str, Any], args: tuple[Any, ...],
+                outs: Sequence[Any], parents: tuple[tuple[int, VJPTracer], ...],
+                backward: Backward) -> tuple[Any, ...]:
+        tracers = [VJPTracer(self, o, None, {}, (), ()) if differentiable(aval_of(o).dtype)
+                   else o for o in outs]
+        self.tape.append(MultiNode(prim, params, args, tracers, parents, backward))
+        return tuple(tracers)
 
     def backward(self, outputs: Sequence[tuple[VJPTracer, Any]], inputs: Sequence[Any],
                  keep_tape: bool) -> list[Any]:
@@ -122,28 +180,26 @@ class VJPTrace(Trace):
                 node = tape[i]
                 if not keep_tape:
                     tape.pop()
-                ct = node.ct
-                if ct is None:
-                    continue
-                node.ct = None
-                prim = node.prim
-                assert prim is not None
-                for argnum, parent in node.parents:
-                    rule = prim.vjp_rule(argnum)
-                    assert rule is not None
-                    c = rule(ct, node.primal, *node.args, **node.params)
-                    if c is None:
+                if type(node) is VJPTracer:
+                    ct = node.ct
+                    if ct is None:
                         continue
-                    if config.debug_nans:
-                        check_finite(prim, node.args, node.params, c, vjp_of_arg=argnum)
-                    if c.shape != parent.shape or c.dtype != parent.dtype:
-                        raise TypeError(
-                            f"the VJP rule of '{prim.name}' for argument {argnum} returned a "
-                            f"cotangent {short_dtype(c.dtype)}{list(c.shape)}, but the "
-                            f"argument is {short_dtype(parent.dtype)}{list(parent.shape)}"
-                        )
-                    parent.ct = c if parent.ct is None else parent.ct + c
-                del node, ct
+                    node.ct = None
+                    prim = node.prim
+                    assert prim is not None
+                    for argnum, parent in node.parents:
+                        rule = prim.vjp_rule(argnum)
+                        assert rule is not None
+                        _send(prim, node, argnum, parent,
+                              rule(ct, node.primal, *node.args, **node.params))
+                else:
+                    assert isinstance(node, MultiNode)
+                    cts = _take_cotangents(node.outs)
+                    if cts is not None:
+                        in_cts = node.backward(cts)
+                        for argnum, parent in node.parents:
+                            _send(node.prim, node, argnum, parent, in_cts[argnum])
+                del node
             results = []
             for x in inputs:
                 if type(x) is VJPTracer and x._trace is self:
@@ -157,6 +213,44 @@ class VJPTrace(Trace):
                     x.ct = None
             for t, _ in outputs:
                 t.ct = None
+
+
+def _take_cotangents(outs: Sequence[Any]) -> list[Any] | None:
+    """The cotangents gathered at a MultiNode's outputs (zeros where an output got none,
+    None for integer outputs), or None if none got any."""
+    cts: list[Any] = []
+    found = False
+    for o in outs:
+        if type(o) is VJPTracer:
+            found = found or o.ct is not None
+            cts.append(np.zeros(o.shape, o.dtype) if o.ct is None else o.ct)
+            o.ct = None
+        else:
+            cts.append(None)
+    return cts if found else None
+
+
+def _send(prim: Primitive, node: VJPTracer | MultiNode, argnum: int, parent: VJPTracer,
+          c: Any) -> None:
+    """Add a rule's cotangent for argument `argnum` to that argument, after checking it."""
+    if c is None:
+        return
+    if config.debug_nans:
+        check_finite(prim, node.args, node.params, c, vjp_of_arg=argnum)
+    if c.shape != parent.shape or c.dtype != parent.dtype:
+        raise TypeError(
+            f"the VJP rule of '{prim.name}' for argument {argnum} returned a cotangent "
+            f"{short_dtype(c.dtype)}{list(c.shape)}, but the argument is "
+            f"{short_dtype(parent.dtype)}{list(parent.shape)}")
+    parent.ct = c if parent.ct is None else parent.ct + c
+
+
+def substitute(seq: Sequence[Any], positions: Sequence[int], values: Iterable[Any]) -> list[Any]:
+    """A copy of seq with the items at `positions` replaced by `values`, in order."""
+    out = list(seq)
+    for i, v in zip(positions, values):
+        out[i] = v
+    return out
 
 
 def _unwrap(trace: VJPTrace, x: Any) -> Any:
@@ -195,18 +289,16 @@ def _vjp(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
     leaves, in_tree = tree.flatten(diff_args)
     with new_trace(VJPTrace) as trace:
         inputs = [trace.new_input(x if isinstance(x, Tracer) else np.asarray(x))
-                  if _differentiable(aval_of(x).dtype) else x for x in leaves]
+                  if differentiable(aval_of(x).dtype) else x for x in leaves]
         diff_trees = tree.unflatten(in_tree, inputs)
-        call_args = list(args)
-        for i, t in zip(argnums, diff_trees):
-            call_args[i] = t
-        out = f(*call_args, **kwargs)
+        out = f(*substitute(args, argnums, diff_trees), **kwargs)
         aux = None
         if has_aux:
             out, aux = _split_aux(out, _fname(f))
             aux = tree.map(lambda x: _unwrap(trace, x), aux)
         out_leaves, out_tree = tree.flatten(out)
-    out_primals = [_unwrap(trace, x) for x in out_leaves]
+    # Results are arrays the caller owns: never one of their own arguments, nor read-only.
+    out_primals = unaliased([_unwrap(trace, x) for x in out_leaves], tree.leaves(list(args)))
 
     def pullback(cotangent: Any) -> tuple[Any, ...]:
         ct_leaves, ct_tree = tree.flatten(cotangent)
@@ -228,7 +320,7 @@ def _vjp(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
             if type(t) is VJPTracer and t._trace is trace:
                 outputs.append((t, c))
         grads = trace.backward(outputs, inputs, keep_tape)
-        return tuple(tree.unflatten(in_tree, grads))
+        return tuple(tree.unflatten(in_tree, unaliased(grads, leaves + ct_leaves)))
 
     return tree.unflatten(out_tree, out_primals), aux, pullback
 
@@ -248,7 +340,7 @@ def _check_float_args(args: Sequence[Any], argnums: Sequence[int], fname: str) -
     for n in argnums:
         for leaf in tree.leaves(args[n]):
             dtype = aval_of(leaf).dtype
-            if not _differentiable(dtype):
+            if not differentiable(dtype):
                 raise TypeError(
                     f"grad of {fname} with respect to argument {n} (argnums): it has dtype "
                     f"{dtype.name}, but gradients need floating-point inputs. Pass a float "
@@ -270,7 +362,7 @@ def _check_scalar(out: Any, fname: str, has_aux: bool) -> None:
             f"{shape}. Reduce it (e.g. .sum() or .mean()), or use vjp or jacrev for "
             "non-scalar outputs."
         )
-    if not _differentiable(dtype):
+    if not differentiable(dtype):
         raise TypeError(f"grad of {fname}: the output has dtype {dtype.name}; it must be float")
 
 
@@ -303,6 +395,55 @@ def grad(f: Callable[P, Any], argnums: int | Sequence[int] = 0,
         return (g, value[1]) if has_aux else g
 
     return grad_f
+
+
+def vjp_graph(graph: Graph[Any], diff: Sequence[bool]) -> tuple[Graph[Any], Graph[Any]]:
+    """Split the reverse mode of a closed graph into a forward and a backward graph.
+
+    forward: the graph's inputs -> its outputs, then the residuals;
+    backward: the residuals, then one cotangent per output -> one cotangent per input
+    marked in `diff`. Both come from one trace of vjp over the graph, with the output
+    cotangents as extra inputs, cut where values start to depend on the cotangents: what
+    the backward pass can compute from the inputs alone moves into the forward graph
+    (JAX's partial evaluation, done on the traced graph).
+    """
+    n = len(graph.invars)
+    positions = [i for i, d in enumerate(diff) if d]
+
+    def joint(*xs: Any) -> list[Any]:
+        args, cts = xs[:n], list(xs[n:])
+
+        def f(*d: Any) -> list[Any]:
+            return graph.evaluate(substitute(args, positions, d))
+
+        outs, pullback = vjp(f, *(args[i] for i in positions))
+        return [*outs, *pullback(cts)]
+
+    whole = trace_avals(joint, [*graph.in_avals, *graph.out_avals])
+    known: set[Var] = set(whole.invars[:n]) | set(whole.constvars)
+    fwd_eqns, bwd_eqns = [], []
+    for eqn in whole.eqns:
+        if all(isinstance(a, Literal) or a in known for a in eqn.inputs):
+            fwd_eqns.append(eqn)
+            known.update(eqn.outvars)
+        else:
+            bwd_eqns.append(eqn)
+    n_out = len(graph.outvars)
+    ct_outs = whole.outvars[n_out:]
+    # Residuals: values of the forward part that the backward part reads (constants
+    # excepted, which both graphs hold).
+    residuals: dict[Var, None] = {}
+    for a in [a for eqn in bwd_eqns for a in eqn.inputs] + ct_outs:
+        if isinstance(a, Var) and a in known and a not in whole.constvars:
+            residuals[a] = None
+    flat = tree.structure
+    fwd = whole.replace(invars=whole.invars[:n], eqns=fwd_eqns,
+                        outvars=[*whole.outvars[:n_out], *residuals],
+                        in_tree=flat([0] * n), out_tree=flat([0] * (n_out + len(residuals))))
+    bwd_in = [*residuals, *whole.invars[n:]]
+    bwd = whole.replace(invars=bwd_in, eqns=bwd_eqns, outvars=ct_outs,
+                        in_tree=flat([0] * len(bwd_in)), out_tree=flat([0] * len(ct_outs)))
+    return fwd, bwd
 
 
 # ---------------------------------------------------------------------------- forward mode
@@ -360,8 +501,6 @@ def _basis(leaves: Sequence[Any]) -> list[Any]:
 def _split_rows(stacked: Any, leaves: Sequence[Any], inner_shape: tuple[int, ...],
                 outer_first: bool) -> list[Any]:
     """Split an (n, ...) stack of Jacobian rows by the leaves that index n."""
-    from funcgrad import numpy as fnp
-
     out, start = [], 0
     for x in leaves:
         shape = aval_of(x).shape
@@ -381,10 +520,7 @@ def _with_argnums(f: Callable[..., Any], args: Sequence[Any], argnums: int | Seq
     nums = _check_argnums(argnums, len(args), _fname(f))
 
     def of_diff(*diff: Any) -> Any:
-        call = list(args)
-        for i, d in zip(nums, diff):
-            call[i] = d
-        return f(*call)
+        return f(*substitute(args, nums, diff))
 
     return of_diff, tuple(args[i] for i in nums)
 
@@ -403,8 +539,6 @@ def jacrev(f: Callable[P, Any], argnums: int | Sequence[int] = 0) -> Callable[P,
     Shapes as in JAX: each block is (*output_shape, *input_shape); for pytrees, the outer
     structure is the output's and the inner the input's.
     """
-    from funcgrad.batching import vmap
-
     @functools.wraps(f)
     def jac(*args: P.args, **kwargs: P.kwargs) -> Any:
         g, diff = _with_argnums(functools.partial(f, **kwargs), args, argnums)
@@ -424,8 +558,6 @@ def jacrev(f: Callable[P, Any], argnums: int | Sequence[int] = 0) -> Callable[P,
 
 def jacfwd(f: Callable[P, Any], argnums: int | Sequence[int] = 0) -> Callable[P, Any]:
     """The Jacobian of f by forward mode: one vmapped JVP over the input's basis."""
-    from funcgrad.batching import vmap
-
     @functools.wraps(f)
     def jac(*args: P.args, **kwargs: P.kwargs) -> Any:
         g, diff = _with_argnums(functools.partial(f, **kwargs), args, argnums)

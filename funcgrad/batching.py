@@ -3,9 +3,9 @@
 Under `vmap` a value is a BatchTracer holding the whole batch with the batched axis in
 front. Each primitive's batching rule (`Primitive.batch`) receives the batch size, the
 operands (the batched ones with that leading axis) and which of them are batched, and
-returns the batched result. Rules are written with funcgrad operations, so vmap composes
-with grad and jit. A primitive without a rule is batched by a loop over the examples:
-correct, but one call per example.
+returns the batched result (every output batched). Rules are written with funcgrad
+operations, so vmap composes with grad and jit. A primitive without a rule cannot be
+vmapped: there is no silent per-example loop.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from typing_extensions import ParamSpec
 
 from funcgrad import numpy as fnp
 from funcgrad import tree
-from funcgrad.core import Primitive, ShapedArray, Trace, Tracer, aval_of, bind, new_trace
+from funcgrad.core import Primitive, ShapedArray, Trace, Tracer, aval_of, new_trace
+from funcgrad.graph import Graph, trace_avals
+from funcgrad.primitives import move_to_front
 
 P = ParamSpec("P")
-
-BatchRule = Callable[..., Any]
-"""rule(prim, size, args, batched, **params) -> the batched output (batch axis first)."""
 
 
 class BatchTracer(Tracer):
@@ -57,70 +56,22 @@ class BatchTrace(Trace):
             mine = type(a) is BatchTracer and a._trace is self
             vals.append(a.val if mine else a)
             batched.append(mine)
-        rule = prim.batch or batch_by_loop
-        return BatchTracer(self, rule(prim, self.size, vals, batched, **params))
+        if prim.batch is None:
+            raise NotImplementedError(f"the primitive '{prim.name}' has no batching rule, so "
+                                      "it cannot be used under vmap")
+        out = prim.batch(prim, self.size, vals, batched, **params)
+        if prim.multiple_results:
+            return tuple(BatchTracer(self, o) for o in out)
+        return BatchTracer(self, out)
 
 
-# ---------------------------------------------------------------------------- rules
-
-
-def batch_by_loop(prim: Primitive, size: int, args: Sequence[Any], batched: Sequence[bool],
-                  **params: Any) -> Any:
-    """Apply prim to each example and stack the results (the fallback rule)."""
-    return fnp.stack([
-        bind(prim, *(fnp.getitem(a, i) if b else a for a, b in zip(args, batched)), **params)
-        for i in range(size)])
-
-
-def move_to_front(x: Any, size: int, batched: bool,
-                  core_shape: tuple[int, ...] | None = None) -> Any:
-    """x as a (size, *core_shape) array: an unbatched x is broadcast, a batched one expanded.
-
-    core_shape defaults to x's own per-example shape.
-    """
-    shape = aval_of(x).shape
-    if core_shape is None:
-        core_shape = shape[1:] if batched else shape
-    target = (size, *core_shape)
-    if batched:
-        core = shape[1:]
-        if core != core_shape:
-            x = fnp.reshape(x, (size,) + (1,) * (len(core_shape) - len(core)) + core)
-    return x if aval_of(x).shape == target else fnp.broadcast_to(x, target)
-
-
-def batch_elementwise(prim: Primitive, size: int, args: Sequence[Any], batched: Sequence[bool],
-                      **params: Any) -> Any:
-    """The rule for elementwise primitives: bring every operand to the batched full shape."""
-    cores = [aval_of(a).shape[1:] if b else aval_of(a).shape for a, b in zip(args, batched)]
-    core = max(cores, key=len)
-    # Unbatched constant scalars may stay scalars; everything else takes the full shape.
-    return bind(prim, *(a if not b and not isinstance(a, Tracer) and c == () else
-                        move_to_front(a, size, b, core)
-                        for a, b, c in zip(args, batched, cores)), **params)
-
-
-def batch_leading(*data_args: int) -> BatchRule:
-    """The rule for primitives whose operands `data_args` share a leading (data batch) axis.
-
-    The vmapped axis is merged into that axis, so one call serves the whole batch (conv2d,
-    pooling). If any other operand is batched, it falls back to the loop.
-    """
-    def rule(prim: Primitive, size: int, args: Sequence[Any], batched: Sequence[bool],
-             **params: Any) -> Any:
-        if any(b for i, b in enumerate(batched) if i not in data_args):
-            return batch_by_loop(prim, size, args, batched, **params)
-        merged = []
-        for i, (a, b) in enumerate(zip(args, batched)):
-            if i in data_args:
-                a = move_to_front(a, size, b)
-                shape = aval_of(a).shape
-                a = fnp.reshape(a, (size * shape[1], *shape[2:]))
-            merged.append(a)
-        out = bind(prim, *merged, **params)
-        shape = aval_of(out).shape
-        return fnp.reshape(out, (size, shape[0] // size, *shape[1:]))
-    return rule
+def batch_graph(graph: Graph[Any], size: int, batched: Sequence[bool]) -> Graph[Any]:
+    """The graph run on a batch of `size`: the inputs marked in `batched` have a leading
+    batch axis, and so does every output."""
+    avals = [ShapedArray((size, *a.shape), a.dtype) if b else a
+             for a, b in zip(graph.in_avals, batched)]
+    batched_f = vmap(lambda *xs: graph.evaluate(xs), in_axes=[0 if b else None for b in batched])
+    return trace_avals(batched_f, avals)
 
 
 # ---------------------------------------------------------------------------- vmap

@@ -1,11 +1,15 @@
-"""Primitives, tracers and the stack of active transformations.
+"""Primitives, tracers and the per-thread count of active transformations.
 
-Every operation funcgrad can trace is a `Primitive`. Calling `bind(prim, *args)` runs it:
-with no traced argument it is plain numpy (`prim.impl`); otherwise the innermost
-transformation among the arguments (the trace with the highest level) interprets it. Each
+Every operation funcgrad can trace is a `Primitive`. `bind(prim, *args)` runs it: with no
+traced argument it is plain numpy (`prim.impl`); otherwise the innermost transformation
+among the arguments (the trace with the highest level) interprets it. Each
 transformation is a `Trace` subclass with one method, `process`, so the same primitives
-serve grad, make_graph and the rest, and nested transformations keep their values apart
-by level.
+serve grad, make_graph, vmap and jit, and nested transformations keep their values apart
+by level. A level is the number of transformations already active in the current thread
+(kept in a context variable), so threads tracing at the same time never share a level.
+
+This module imports nothing of funcgrad.numpy: the numpy layer installs the Tracer's
+operators and array methods (declared below for type checkers) when it is imported.
 """
 
 from __future__ import annotations
@@ -15,14 +19,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Union
 
 import numpy as np
 
 from funcgrad.config import config
-
-if TYPE_CHECKING:
-    from funcgrad.numpy import Array, ArrayLike, IndexUpdateHelper
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
@@ -95,11 +97,27 @@ def aval_of(x: Any) -> ShapedArray:
     return ShapedArray(x.shape, x.dtype)
 
 
+def differentiable(dtype: np.dtype[Any]) -> bool:
+    """Whether values of this dtype have gradients (floating point and complex)."""
+    return dtype.kind in "fc"
+
+
 # ---------------------------------------------------------------------------- primitives
 
 Rule = Callable[..., Any]
 """A VJP rule for one argument: rule(cotangent, out, *args, **params) -> cotangent of that
-argument. It is written with funcgrad operations, so the backward pass can be traced too."""
+argument. With several outputs, cotangent and out are tuples (the cotangent of an output
+that got none is zeros; of an integer output, None). Rules are written with funcgrad
+operations, so the backward pass can be traced too."""
+
+Backward = Callable[[Sequence[Any]], Sequence[Any]]
+"""Output cotangents -> one cotangent (or None) per argument."""
+
+VJPCall = Callable[[Sequence[bool], Sequence[Any], dict[str, Any]],
+                   tuple[Sequence[Any], Backward]]
+"""How grad runs a primitive that carries graphs: vjp_call(differentiated, args, params)
+binds its forward part (so outer transformations see it) and returns the outputs and the
+backward function, whose residuals are outputs of the forward part."""
 
 
 class Primitive:
@@ -108,24 +126,31 @@ class Primitive:
     `vjp` holds one rule per positional argument (None: that argument gets no gradient,
     e.g. an integer index), or, for primitives taking any number of arguments, a function
     from the argument's position to its rule. `batch` is the rule vmap uses (see
-    funcgrad.batching); without one, vmap loops over the examples.
+    funcgrad.batching). With `multiple_results` the implementation returns a tuple and the
+    shape rule a tuple of ShapedArrays. Primitives that carry graphs (jit's call,
+    custom_vjp, ...) give `vjp_call` instead of per-argument rules.
     """
 
-    __slots__ = ("name", "impl", "shape_rule", "_vjp", "batch")
+    __slots__ = ("name", "impl", "shape_rule", "_vjp", "batch", "multiple_results", "vjp_call")
 
     def __init__(
         self,
         name: str,
         impl: Callable[..., Any],
-        shape_rule: Callable[..., ShapedArray],
+        shape_rule: Callable[..., Any],
         vjp: Sequence[Rule | None] | Callable[[int], Rule | None] | None = None,
         batch: Callable[..., Any] | None = None,
+        *,
+        multiple_results: bool = False,
+        vjp_call: VJPCall | None = None,
     ) -> None:
         self.name = name
         self.impl = impl
         self.shape_rule = shape_rule
         self._vjp = tuple(vjp) if isinstance(vjp, Sequence) else vjp
         self.batch = batch
+        self.multiple_results = multiple_results
+        self.vjp_call = vjp_call
 
     def vjp_rule(self, argnum: int) -> Rule | None:
         """The VJP rule for argument `argnum`, None if it gets no gradient."""
@@ -135,22 +160,38 @@ class Primitive:
         if rules is None:
             raise NotImplementedError(
                 f"the primitive '{self.name}' has no VJP rule, so it cannot be differentiated "
-                "with grad/vjp"
-            )
-        if callable(rules):
-            return rules(argnum)
-        return rules[argnum]
+                "with grad/vjp")
+        assert callable(rules)
+        return rules(argnum)
 
-    def bind(self, *args: Any, **params: Any) -> Any:
-        """Apply the primitive under whatever transformations are active."""
-        return bind(self, *args, **params)
+    def bind(self, *args: Any, **params: Any) -> Array:
+        """Apply the primitive (one output) under whatever transformations are active."""
+        out: Array = apply(self, args, params)
+        return out
+
+    def bind_multi(self, *args: Any, **params: Any) -> tuple[Array, ...]:
+        """Apply a primitive with several outputs; returns them as a tuple."""
+        outs: tuple[Array, ...] = apply(self, args, params)
+        return outs
 
     def __repr__(self) -> str:
         return self.name
 
 
-def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
-    """Run `prim` on `args`: in numpy, or in the innermost trace among the arguments."""
+def bind(prim: Primitive, *args: Any, **params: Any) -> Array:
+    """Run `prim` (one output) on `args`: in numpy, or in the innermost trace among them."""
+    out: Array = apply(prim, args, params)
+    return out
+
+
+def bind_multi(prim: Primitive, *args: Any, **params: Any) -> tuple[Array, ...]:
+    """Run a primitive with several outputs; returns them as a tuple."""
+    outs: tuple[Array, ...] = apply(prim, args, params)
+    return outs
+
+
+def apply(prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Any:
+    """bind's work, untyped: the output, or the tuple of outputs."""
     trace: Trace | None = None
     for arg in args:
         if isinstance(arg, Tracer):
@@ -170,18 +211,19 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
 def check_finite(prim: Primitive, args: Sequence[Any], params: dict[str, Any], out: Any,
                  vjp_of_arg: int | None = None) -> None:
     """With config.debug_nans: raise if a primitive's (or its VJP rule's) output has a nan or inf."""
-    if isinstance(out, Tracer) or aval_of(out).dtype.kind not in "fc" or np.all(np.isfinite(out)):
-        return
-    bad = "nan" if np.any(np.isnan(out)) else "inf"
-    names = "abcdefghijklmnopqrstuvwxyz"
-    inputs = " ".join(f"{names[i]}:{aval_of(a)}" for i, a in enumerate(args))
-    shown = "[" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + "]" if params else ""
-    what = (f"the primitive '{prim.name}'" if vjp_of_arg is None else
-            f"the VJP rule of '{prim.name}' for its argument {names[vjp_of_arg]}")
-    raise FloatingPointError(
-        f"debug_nans: {what} produced {bad}, in the equation\n"
-        f"  out:{aval_of(out)} = {prim.name}{shown} {inputs}" + user_location()
-    )
+    for o in (out if isinstance(out, (tuple, list)) else (out,)):
+        if (o is None or isinstance(o, Tracer) or aval_of(o).dtype.kind not in "fc"
+                or np.all(np.isfinite(o))):
+            continue
+        bad = "nan" if np.any(np.isnan(o)) else "inf"
+        names = "abcdefghijklmnopqrstuvwxyz"
+        inputs = " ".join(f"{names[i]}:{aval_of(a)}" for i, a in enumerate(args))
+        shown = "[" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + "]" if params else ""
+        what = (f"the primitive '{prim.name}'" if vjp_of_arg is None else
+                f"the VJP rule of '{prim.name}' for its argument {names[vjp_of_arg]}")
+        raise FloatingPointError(
+            f"debug_nans: {what} produced {bad}, in the equation\n"
+            f"  out:{aval_of(o)} = {prim.name}{shown} {inputs}" + user_location())
 
 
 def _leaked(trace: Trace) -> LeakedTracerError:
@@ -190,8 +232,31 @@ def _leaked(trace: Trace) -> LeakedTracerError:
         "used here. This happens when a function under a transformation stores a traced "
         "value outside itself (a global, a closure, an attribute) and it is used later. "
         "Return the value from the function instead (use has_aux=True with grad to return "
-        "extra values)." + user_location()
-    )
+        "extra values)." + user_location())
+
+
+def unaliased(outputs: Sequence[Any], sources: Sequence[Any]) -> list[Any]:
+    """The outputs, each copied if it is read-only or shares memory with one of `sources`.
+
+    Results handed to the user (of jit, grad, vjp) are then ordinary arrays they own:
+    writing into one never changes an argument, a cached constant or another result.
+    """
+    def root(a: Any) -> Any:
+        while isinstance(a.base, np.ndarray):
+            a = a.base
+        return a
+
+    taken = {id(root(s)) for s in sources if isinstance(s, np.ndarray)}
+    out = []
+    for o in outputs:
+        if isinstance(o, np.ndarray):
+            r = id(root(o))
+            if r in taken or not o.flags.writeable:
+                o = np.array(o)
+                r = id(o)
+            taken.add(r)
+        out.append(o)
+    return out
 
 
 # ---------------------------------------------------------------------------- traces
@@ -215,21 +280,29 @@ class Trace:
         return None
 
 
-_trace_stack: list[Trace] = []
+# How many transformations are active in this thread (or asyncio task): the next one's
+# level. A context variable, so concurrent threads each count their own.
+_depth: ContextVar[int] = ContextVar("funcgrad_trace_depth", default=0)
 
 T = TypeVar("T", bound=Trace)
 
 
+def trace_depth() -> int:
+    """The number of transformations active in the current thread."""
+    return _depth.get()
+
+
 @contextmanager
 def new_trace(make: Callable[[int], T]) -> Iterator[T]:
-    """Push a new innermost trace for the duration of the block."""
-    trace = make(len(_trace_stack))
-    _trace_stack.append(trace)
+    """Make the innermost transformation (one level above the active ones) for the block."""
+    level = _depth.get()
+    trace = make(level)
+    token = _depth.set(level + 1)
     try:
         yield trace
     finally:
         trace.active = False
-        _trace_stack.pop()
+        _depth.reset(token)
 
 
 # ---------------------------------------------------------------------------- tracers
@@ -238,26 +311,15 @@ def new_trace(make: Callable[[int], T]) -> Iterator[T]:
 class Tracer:
     """A value under a transformation. Behaves like an immutable numpy array.
 
-    Operators and methods follow numpy (via funcgrad.numpy); converting to a numpy array,
-    a bool or a float works only where the value is known (under grad, not make_graph).
+    Operators and array methods follow numpy: funcgrad.numpy installs them. Converting to
+    a numpy array, a bool or a float works only where the value is known (under grad, not
+    under make_graph or jit).
     """
 
     __slots__ = ("_trace",)
     _trace: Trace
 
     __array_priority__ = 1000
-
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        # numpy ufuncs given a tracer (np.sin(x), ndarray + x) run funcgrad's version, so
-        # they trace and differentiate instead of failing or making an object array.
-        from funcgrad import numpy as fnp
-        fn = fnp.UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
-        if fn is None:
-            raise TypeError(
-                f"numpy's {ufunc.__name__}{'' if method == '__call__' else '.' + method} "
-                f"cannot take a traced value ({self.aval}); use funcgrad.numpy instead "
-                "(import funcgrad.numpy as fnp)" + user_location())
-        return fn(*inputs)
 
     @property
     def aval(self) -> ShapedArray:
@@ -300,8 +362,7 @@ class Tracer:
                 f"{what} of a traced value ({self.aval}) is not known while tracing with "
                 f"{self._trace.name}: only its shape and dtype are. Branch on values with "
                 "funcgrad.numpy.where(cond, a, b), or make the value a static argument."
-                + user_location()
-            )
+                + user_location())
         return value
 
     def __bool__(self) -> bool:
@@ -324,208 +385,77 @@ class Tracer:
         raise ConcretizationError(
             f"a traced value ({self.aval}) cannot be turned into a numpy array: numpy "
             "functions cannot be differentiated or traced. Use funcgrad.numpy (import "
-            "funcgrad.numpy as fnp) inside transformed functions." + user_location()
-        )
+            "funcgrad.numpy as fnp) inside transformed functions." + user_location())
 
     def __setitem__(self, key: Any, value: Any) -> None:
         raise ImmutableArrayError(
             "funcgrad arrays are immutable under transformations, so x[idx] = v is not "
             "allowed. Write it functionally: x = x.at[idx].set(v) (or .add(v)), or "
-            "x = fnp.where(mask, v, x)." + user_location()
-        )
+            "x = fnp.where(mask, v, x)." + user_location())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.aval})"
 
-    # The numpy-like interface. Implemented in funcgrad.numpy; imported on use because
-    # that module builds on this one.
-
-    def __neg__(self) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.negative(self)
-
     def __pos__(self) -> Tracer:
         return self
 
-    def __abs__(self) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.abs(self)
+    __hash__ = None  # type: ignore[assignment]  # arrays are unhashable, as numpy's
 
-    def __add__(self, other: ArrayLike) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.add(self, other)
+    if TYPE_CHECKING:
+        # Installed by funcgrad.numpy (see TRACER_METHODS there); declared for mypy.
+        def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any
+                            ) -> Any: ...
+        def __neg__(self) -> Array: ...
+        def __abs__(self) -> Array: ...
+        def __add__(self, other: ArrayLike) -> Array: ...
+        def __radd__(self, other: ArrayLike) -> Array: ...
+        def __sub__(self, other: ArrayLike) -> Array: ...
+        def __rsub__(self, other: ArrayLike) -> Array: ...
+        def __mul__(self, other: ArrayLike) -> Array: ...
+        def __rmul__(self, other: ArrayLike) -> Array: ...
+        def __truediv__(self, other: ArrayLike) -> Array: ...
+        def __rtruediv__(self, other: ArrayLike) -> Array: ...
+        def __pow__(self, other: ArrayLike) -> Array: ...
+        def __rpow__(self, other: ArrayLike) -> Array: ...
+        def __matmul__(self, other: ArrayLike) -> Array: ...
+        def __rmatmul__(self, other: ArrayLike) -> Array: ...
+        def __lt__(self, other: ArrayLike) -> Array: ...
+        def __le__(self, other: ArrayLike) -> Array: ...
+        def __gt__(self, other: ArrayLike) -> Array: ...
+        def __ge__(self, other: ArrayLike) -> Array: ...
+        def __eq__(self, other: object) -> Array: ...  # type: ignore[override]  # elementwise, as numpy's
+        def __ne__(self, other: object) -> Array: ...  # type: ignore[override]  # elementwise, as numpy's
+        def __getitem__(self, key: Any) -> Array: ...
+        @property
+        def at(self) -> Any: ...
+        @property
+        def T(self) -> Array: ...
+        def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Array: ...
+        def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Array: ...
+        def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Array: ...
+        def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Array: ...
+        def prod(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Array: ...
+        def var(self, axis: int | Sequence[int] | None = None, ddof: int = 0,
+                keepdims: bool = False) -> Array: ...
+        def std(self, axis: int | Sequence[int] | None = None, ddof: int = 0,
+                keepdims: bool = False) -> Array: ...
+        def argmax(self, axis: int | None = None, keepdims: bool = False) -> Array: ...
+        def argmin(self, axis: int | None = None, keepdims: bool = False) -> Array: ...
+        def reshape(self, *shape: Any) -> Array: ...
+        def transpose(self, *axes: Any) -> Array: ...
+        def swapaxes(self, axis1: int, axis2: int) -> Array: ...
+        def squeeze(self, axis: int | Sequence[int] | None = None) -> Array: ...
+        def ravel(self) -> Array: ...
+        def flatten(self) -> Array: ...
+        def astype(self, dtype: Any) -> Array: ...
+        def clip(self, a_min: ArrayLike | None = None, a_max: ArrayLike | None = None
+                 ) -> Array: ...
+        def dot(self, other: ArrayLike) -> Array: ...
 
-    def __radd__(self, other: ArrayLike) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.add(other, self)
 
-    def __sub__(self, other: ArrayLike) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.subtract(self, other)
+Array = Union[Tracer, np.ndarray[Any, Any]]
+"""What funcgrad functions return: a traced value under a transformation, a numpy array
+otherwise."""
 
-    def __rsub__(self, other: ArrayLike) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.subtract(other, self)
-
-    def __mul__(self, other: ArrayLike) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.multiply(self, other)
-
-    def __rmul__(self, other: ArrayLike) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.multiply(other, self)
-
-    def __truediv__(self, other: ArrayLike) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.divide(self, other)
-
-    def __rtruediv__(self, other: ArrayLike) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.divide(other, self)
-
-    def __pow__(self, other: ArrayLike) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.power(self, other)
-
-    def __rpow__(self, other: ArrayLike) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.power(other, self)
-
-    def __matmul__(self, other: ArrayLike) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.matmul(self, other)
-
-    def __rmatmul__(self, other: ArrayLike) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.matmul(other, self)
-
-    def __lt__(self, other: ArrayLike) -> Any:
-        from funcgrad import numpy as fnp
-        return fnp.less(self, other)
-
-    def __le__(self, other: ArrayLike) -> Any:
-        from funcgrad import numpy as fnp
-        return fnp.less_equal(self, other)
-
-    def __gt__(self, other: ArrayLike) -> Any:
-        from funcgrad import numpy as fnp
-        return fnp.greater(self, other)
-
-    def __ge__(self, other: ArrayLike) -> Any:
-        from funcgrad import numpy as fnp
-        return fnp.greater_equal(self, other)
-
-    def __eq__(self, other: object) -> Any:
-        from funcgrad import numpy as fnp
-        return fnp.equal(self, other)  # type: ignore[arg-type]
-
-    def __ne__(self, other: object) -> Any:
-        from funcgrad import numpy as fnp
-        return fnp.not_equal(self, other)  # type: ignore[arg-type]
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __getitem__(self, key: Any) -> Array:
-        from funcgrad import numpy as fnp
-        return fnp.getitem(self, key)
-
-    @property
-    def at(self) -> IndexUpdateHelper:
-        """Functional item updates: x.at[idx].set(v), x.at[idx].add(v)."""
-        from funcgrad import numpy as fnp
-        return fnp.IndexUpdateHelper(self)
-
-    @property
-    def T(self) -> Array:
-        """The transpose (axes reversed)."""
-        from funcgrad import numpy as fnp
-        return fnp.transpose(self)
-
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Array:
-        """Sum over axes, as numpy's."""
-        from funcgrad import numpy as fnp
-        return fnp.sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Array:
-        """Mean over axes, as numpy's."""
-        from funcgrad import numpy as fnp
-        return fnp.mean(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Array:
-        """Maximum over axes, as numpy's."""
-        from funcgrad import numpy as fnp
-        return fnp.max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Array:
-        """Minimum over axes, as numpy's."""
-        from funcgrad import numpy as fnp
-        return fnp.min(self, axis=axis, keepdims=keepdims)
-
-    def prod(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Array:
-        """Product over axes, as numpy's."""
-        from funcgrad import numpy as fnp
-        return fnp.prod(self, axis=axis, keepdims=keepdims)
-
-    def var(self, axis: int | tuple[int, ...] | None = None, ddof: int = 0,
-            keepdims: bool = False) -> Array:
-        """Variance over axes, as numpy's."""
-        from funcgrad import numpy as fnp
-        return fnp.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
-
-    def std(self, axis: int | tuple[int, ...] | None = None, ddof: int = 0,
-            keepdims: bool = False) -> Array:
-        """Standard deviation over axes, as numpy's."""
-        from funcgrad import numpy as fnp
-        return fnp.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
-
-    def argmax(self, axis: int | None = None) -> Any:
-        """Index of the maximum (not differentiable)."""
-        from funcgrad import numpy as fnp
-        return fnp.argmax(self, axis=axis)
-
-    def argmin(self, axis: int | None = None) -> Any:
-        """Index of the minimum (not differentiable)."""
-        from funcgrad import numpy as fnp
-        return fnp.argmin(self, axis=axis)
-
-    def reshape(self, *shape: Any) -> Array:
-        """Reshape, as numpy's (a tuple or separate ints; -1 allowed once)."""
-        from funcgrad import numpy as fnp
-        return fnp.reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    def transpose(self, *axes: Any) -> Array:
-        """Permute axes, as numpy's."""
-        from funcgrad import numpy as fnp
-        return fnp.transpose(self, (axes[0] if len(axes) == 1 else axes) if axes else None)
-
-    def swapaxes(self, axis1: int, axis2: int) -> Array:
-        """Swap two axes."""
-        from funcgrad import numpy as fnp
-        return fnp.swapaxes(self, axis1, axis2)
-
-    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Array:
-        """Remove axes of length one."""
-        from funcgrad import numpy as fnp
-        return fnp.squeeze(self, axis)
-
-    def ravel(self) -> Array:
-        """Flatten to 1-D."""
-        from funcgrad import numpy as fnp
-        return fnp.ravel(self)
-
-    flatten = ravel
-
-    def astype(self, dtype: Any) -> Array:
-        """Convert to another dtype."""
-        from funcgrad import numpy as fnp
-        return fnp.astype(self, dtype)
-
-    def clip(self, a_min: ArrayLike | None = None, a_max: ArrayLike | None = None) -> Array:
-        """Clip values to [a_min, a_max]."""
-        from funcgrad import numpy as fnp
-        return fnp.clip(self, a_min, a_max)
-
-    def dot(self, other: ArrayLike) -> Array:
-        """Dot product, as numpy's."""
-        from funcgrad import numpy as fnp
-        return fnp.dot(self, other)
+ArrayLike = Union[Tracer, np.ndarray[Any, Any], np.generic, float, int, bool, complex]
+"""What funcgrad functions accept."""

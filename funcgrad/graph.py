@@ -1,24 +1,26 @@
 """The expression graph: variables, equations, graphs; building one by tracing, running it.
 
 `make_graph(f)(*args)` traces `f` with abstract values (shapes and dtypes, no numbers) and
-records every primitive applied as an equation. The graph prints one equation per line:
+records every primitive applied as an equation. An equation may have several outputs,
+and its parameters may be graphs themselves (jit's call, custom_vjp, ...), printed
+nested under it. The graph prints one equation per line:
 
     c:f32[3] = tanh b
     d:f32[] = reduce_sum[axes=(0,)] c
+    e:f32[1,2,2], f:u8[1,2,2] = max_pool2d[window=(2, 2), stride=(2, 2)] a
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Generic
 
 import numpy as np
 from typing_extensions import ParamSpec
 
 from funcgrad import tree
-from funcgrad.config import config
-from funcgrad.core import Primitive, ShapedArray, Trace, Tracer, aval_of, bind, new_trace
+from funcgrad.core import Primitive, ShapedArray, Trace, Tracer, aval_of, apply, new_trace
 
 P = ParamSpec("P")
 
@@ -49,16 +51,39 @@ Atom = Var | Literal
 
 
 class Eqn:
-    """One primitive application: `out = prim[params] inputs`."""
+    """One primitive application: `outvars = prim[params] inputs`."""
 
-    __slots__ = ("prim", "inputs", "params", "out")
+    __slots__ = ("prim", "inputs", "params", "outvars")
 
     def __init__(self, prim: Primitive, inputs: tuple[Atom, ...], params: dict[str, Any],
-                 out: Var) -> None:
+                 outvars: tuple[Var, ...]) -> None:
         self.prim = prim
         self.inputs = inputs
         self.params = params
-        self.out = out
+        self.outvars = outvars
+
+
+class LazyGraph:
+    """A graph traced when first needed, printed by name: a custom rule's. Such a rule may
+    call the very function it belongs to (`f_fwd` calling `f`), so tracing it at every
+    call would never end; it is traced only when its rule is used."""
+
+    __slots__ = ("name", "_make", "_graph")
+
+    def __init__(self, name: str, make: Callable[[], Graph[Any]]) -> None:
+        self.name = name
+        self._make = make
+        self._graph: Graph[Any] | None = None
+
+    @property
+    def graph(self) -> Graph[Any]:
+        """The graph, traced on first use."""
+        if self._graph is None:
+            self._graph = self._make()
+        return self._graph
+
+    def __repr__(self) -> str:
+        return self.name
 
 
 def _format_param(value: Any) -> str:
@@ -66,7 +91,9 @@ def _format_param(value: Any) -> str:
         return str(value.name)
     if isinstance(value, type) and issubclass(value, np.generic):
         return str(np.dtype(value).name)
-    return repr(value)
+    if isinstance(value, str):
+        return value
+    return getattr(value, "__name__", None) or repr(value)
 
 
 class Graph(Generic[P]):
@@ -74,6 +101,8 @@ class Graph(Generic[P]):
 
     Calling the graph evaluates it on new inputs of the same shapes and dtypes (under any
     active transformation), with the same pytree structure as the traced call.
+    `derived` caches what transformations derive from the graph (its compiled replay, its
+    VJP split, its batched forms); graphs are never changed after they are built.
     """
 
     def __init__(self, invars: list[Var], constvars: list[Var], consts: list[Any],
@@ -86,17 +115,34 @@ class Graph(Generic[P]):
         self.outvars = outvars
         self.in_tree = in_tree
         self.out_tree = out_tree
-        self._traced_consts = any(isinstance(c, Tracer) for c in consts)
-        self._replay: Callable[..., list[Any]] | None = None
+        self.derived: dict[Hashable, Any] = {}
+
+    @property
+    def in_avals(self) -> list[ShapedArray]:
+        """The shapes and dtypes of the flat inputs."""
+        return [v.aval for v in self.invars]
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        """The shapes and dtypes of the flat outputs."""
+        return [v.aval for v in self.outvars]
+
+    def replace(self, *, invars: list[Var] | None = None, constvars: list[Var] | None = None,
+                consts: list[Any] | None = None, eqns: list[Eqn] | None = None,
+                outvars: list[Atom] | None = None, in_tree: tree.TreeDef | None = None,
+                out_tree: tree.TreeDef | None = None) -> Graph[P]:
+        """A new graph with some of the parts replaced (the caches are not carried over)."""
+        def pick(new: Any, old: Any) -> Any:
+            return old if new is None else new
+
+        return Graph(pick(invars, self.invars), pick(constvars, self.constvars),
+                     pick(consts, self.consts), pick(eqns, self.eqns),
+                     pick(outvars, self.outvars), pick(in_tree, self.in_tree),
+                     pick(out_tree, self.out_tree))
 
     def evaluate(self, flat_args: Sequence[Any]) -> list[Any]:
-        """Run the equations on a flat list of inputs; returns the flat outputs."""
-        if (not any(isinstance(x, Tracer) for x in flat_args) and not self._traced_consts
-                and not config.debug_nans):
-            if self._replay is None:
-                self._replay = compile_numpy(self)
-            return self._replay(*flat_args)
-        # Something is traced: bind each equation so the active transformations apply.
+        """Run the equations on a flat list of inputs, binding each one (so any active
+        transformation applies); returns the flat outputs."""
         env: dict[Var, Any] = dict(zip(self.constvars, self.consts))
         env.update(zip(self.invars, flat_args))
 
@@ -104,7 +150,11 @@ class Graph(Generic[P]):
             return atom.value if isinstance(atom, Literal) else env[atom]
 
         for eqn in self.eqns:
-            env[eqn.out] = bind(eqn.prim, *[read(a) for a in eqn.inputs], **eqn.params)
+            out = apply(eqn.prim, [read(a) for a in eqn.inputs], eqn.params)
+            if eqn.prim.multiple_results:
+                env.update(zip(eqn.outvars, out))
+            else:
+                env[eqn.outvars[0]] = out
         return [read(v) for v in self.outvars]
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
@@ -120,8 +170,13 @@ class Graph(Generic[P]):
         return tree.unflatten(self.out_tree, self.evaluate(leaves))
 
     def __str__(self) -> str:
-        names: dict[Var, str] = {}
+        return "\n".join(self._lines({}, ""))
 
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _lines(self, names: dict[Var, str], indent: str) -> list[str]:
+        # `names` is shared with nested graphs, so every variable printed has its own name.
         def name(atom: Atom) -> str:
             if isinstance(atom, Literal):
                 return str(atom)
@@ -136,18 +191,20 @@ class Graph(Generic[P]):
         if self.constvars:
             lines.append(f"  consts {', '.join(map(decl, self.constvars))}")
         for eqn in self.eqns:
-            params = ""
-            if eqn.params:
-                params = "[" + ", ".join(f"{k}={_format_param(v)}"
-                                         for k, v in eqn.params.items()) + "]"
+            shown = {k: v for k, v in eqn.params.items() if not isinstance(v, Graph)}
+            params = ("[" + ", ".join(f"{k}={_format_param(v)}" for k, v in shown.items())
+                      + "]") if shown else ""
             args = " ".join(map(name, eqn.inputs))
-            lines.append(f"  {decl(eqn.out)} = {eqn.prim.name}{params} {args}".rstrip())
+            outs = ", ".join(map(decl, eqn.outvars))
+            lines.append(f"  {outs} = {eqn.prim.name}{params} {args}".rstrip())
+            for key, sub in eqn.params.items():
+                if isinstance(sub, Graph):
+                    nested = sub._lines(names, "")
+                    lines.append(f"    {key}: {nested[0]}")
+                    lines.extend("    " + line for line in nested[1:])
         lines.append(f"  return {', '.join(map(name, self.outvars))}")
         lines.append("}")
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return str(self)
+        return [indent + line for line in lines]
 
 
 def _var_name(i: int) -> str:
@@ -208,22 +265,56 @@ class GraphTrace(Trace):
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Any:
         inputs = tuple(self.atom(x) for x in args)
-        out = Var(prim.shape_rule(*(a.aval for a in inputs), **params))
-        self.eqns.append(Eqn(prim, inputs, params, out))
-        return GraphTracer(self, out)
+        avals = prim.shape_rule(*(a.aval for a in inputs), **params)
+        if prim.multiple_results:
+            outvars = tuple(Var(a) for a in avals)
+            self.eqns.append(Eqn(prim, inputs, params, outvars))
+            return tuple(GraphTracer(self, v) for v in outvars)
+        var = Var(avals)
+        self.eqns.append(Eqn(prim, inputs, params, (var,)))
+        return GraphTracer(self, var)
 
 
 def trace_to_graph(f: Callable[..., Any], args: Sequence[Any],
                    kwargs: dict[str, Any] | None = None) -> Graph[Any]:
-    """Trace f(*args, **kwargs) with abstract inputs into a Graph (kwargs are constants)."""
+    """Trace f(*args, **kwargs) with abstract inputs into a Graph (kwargs are constants).
+
+    Only the shapes and dtypes of the arrays (or tracers) in `args` are used.
+    """
     leaves, in_tree = tree.flatten(tuple(args))
+    return trace_avals(lambda *xs: f(*tree.unflatten(in_tree, xs), **(kwargs or {})),
+                       [aval_of(x) for x in leaves], in_tree)
+
+
+def trace_avals(f: Callable[..., Any], avals: Sequence[ShapedArray],
+                in_tree: tree.TreeDef | None = None) -> Graph[Any]:
+    """Trace f, a function of len(avals) arrays, into a Graph (in_tree: for printing and
+    calling the graph with pytrees; flat by default)."""
     with new_trace(GraphTrace) as trace:
-        tracers = [trace.new_input(aval_of(x)) for x in leaves]
-        out = f(*tree.unflatten(in_tree, tracers), **(kwargs or {}))
-        out_leaves, out_tree = tree.flatten(out)
+        tracers = [trace.new_input(a) for a in avals]
+        out_leaves, out_tree = tree.flatten(f(*tracers))
         outvars = [trace.atom(x) for x in out_leaves]
     invars = [t.graph_var for t in tracers]
+    if in_tree is None:
+        in_tree = tree.structure([0] * len(avals))
     return Graph(invars, trace.constvars, trace.consts, trace.eqns, outvars, in_tree, out_tree)
+
+
+def hoist_traced_consts(graph: Graph[P]) -> tuple[Graph[P], list[Tracer]]:
+    """The graph with its traced constants (values of enclosing transformations, captured
+    from a closure) turned into leading inputs, and those values.
+
+    A graph carried by an equation must be closed (its constants plain arrays), so that
+    the transformations applying to the captured values see them as operands.
+    """
+    traced = [(v, c) for v, c in zip(graph.constvars, graph.consts) if isinstance(c, Tracer)]
+    if not traced:
+        return graph, []
+    kept = [(v, c) for v, c in zip(graph.constvars, graph.consts) if not isinstance(c, Tracer)]
+    hoisted = graph.replace(invars=[v for v, _ in traced] + graph.invars,
+                            constvars=[v for v, _ in kept], consts=[c for _, c in kept],
+                            in_tree=tree.structure([0] * (len(traced) + len(graph.invars))))
+    return hoisted, [c for _, c in traced]
 
 
 def make_graph(f: Callable[P, Any]) -> Callable[P, Graph[P]]:
@@ -234,153 +325,3 @@ def make_graph(f: Callable[P, Any]) -> Callable[P, Graph[P]]:
         return trace_to_graph(f, args, kwargs)
 
     return traced
-
-
-# ---------------------------------------------------------------------------- simplification
-
-
-Identities = dict[Primitive, tuple[tuple[int, float], ...]]
-"""For a primitive, (operand position, value): a constant operand of that value everywhere
-makes the equation return its other operand (x * 1, x + 0, ...)."""
-
-
-def simplify(graph: Graph[P], identities: Identities | None = None) -> Graph[P]:
-    """Fold constants, drop identity operations, merge common subexpressions, drop dead code."""
-    folded = fold_constants(graph)
-    if identities:
-        folded = drop_identities(folded, identities)
-    return eliminate_dead_code(eliminate_common_subexpressions(folded))
-
-
-def drop_identities(graph: Graph[P], identities: Identities) -> Graph[P]:
-    """Replace equations like x * ones by x (the ones of a gradient's seed, for instance)."""
-    known: dict[Var, Any] = {v: c for v, c in zip(graph.constvars, graph.consts)
-                             if not isinstance(c, Tracer)}
-    renamed: dict[Var, Atom] = {}
-
-    def value(a: Atom) -> Any:
-        return a.value if isinstance(a, Literal) else known.get(a)
-
-    eqns = []
-    for eqn in graph.eqns:
-        inputs = tuple(a if isinstance(a, Literal) else renamed.get(a, a) for a in eqn.inputs)
-        for pos, neutral in identities.get(eqn.prim, ()):
-            c = value(inputs[pos])
-            other = inputs[1 - pos]
-            if (c is not None and other.aval == eqn.out.aval
-                    and bool(np.all(np.asarray(c) == neutral))):
-                renamed[eqn.out] = other
-                break
-        else:
-            eqns.append(Eqn(eqn.prim, inputs, eqn.params, eqn.out))
-    outvars = [a if isinstance(a, Literal) else renamed.get(a, a) for a in graph.outvars]
-    return Graph(graph.invars, graph.constvars, graph.consts, eqns, outvars, graph.in_tree,
-                 graph.out_tree)
-
-
-def fold_constants(graph: Graph[P]) -> Graph[P]:
-    """Evaluate equations whose inputs are all known constants, once, at trace time."""
-    known: dict[Var, Any] = {v: c for v, c in zip(graph.constvars, graph.consts)
-                             if not isinstance(c, Tracer)}
-    constvars, consts = list(graph.constvars), list(graph.consts)
-    eqns = []
-    for eqn in graph.eqns:
-        if all(isinstance(a, Literal) or a in known for a in eqn.inputs):
-            args = [a.value if isinstance(a, Literal) else known[a] for a in eqn.inputs]
-            known[eqn.out] = value = eqn.prim.impl(*args, **eqn.params)
-            constvars.append(eqn.out)
-            consts.append(value)
-        else:
-            eqns.append(eqn)
-    return Graph(graph.invars, constvars, consts, eqns, graph.outvars, graph.in_tree,
-                 graph.out_tree)
-
-
-def eliminate_common_subexpressions(graph: Graph[P]) -> Graph[P]:
-    """Compute each (primitive, inputs, params) once."""
-    seen: dict[tuple[Any, ...], Var] = {}
-    renamed: dict[Var, Var] = {}
-
-    def atom_key(a: Atom) -> Any:
-        return ("lit", a.value.item(), a.aval.dtype) if isinstance(a, Literal) else renamed.get(a, a)
-
-    eqns = []
-    for eqn in graph.eqns:
-        inputs = tuple(a if isinstance(a, Literal) else renamed.get(a, a) for a in eqn.inputs)
-        try:
-            key = (eqn.prim, tuple(map(atom_key, inputs)), tuple(sorted(eqn.params.items())))
-            hash(key)
-        except TypeError:  # unhashable params: keep the equation as it is
-            eqns.append(Eqn(eqn.prim, inputs, eqn.params, eqn.out))
-            continue
-        if key in seen:
-            renamed[eqn.out] = seen[key]
-        else:
-            seen[key] = eqn.out
-            eqns.append(Eqn(eqn.prim, inputs, eqn.params, eqn.out))
-    outvars = [a if isinstance(a, Literal) else renamed.get(a, a) for a in graph.outvars]
-    return Graph(graph.invars, graph.constvars, graph.consts, eqns, outvars, graph.in_tree,
-                 graph.out_tree)
-
-
-def eliminate_dead_code(graph: Graph[P]) -> Graph[P]:
-    """Drop equations and constants that no output depends on."""
-    live = {a for a in graph.outvars if isinstance(a, Var)}
-    eqns = []
-    for eqn in reversed(graph.eqns):
-        if eqn.out in live:
-            eqns.append(eqn)
-            live.update(a for a in eqn.inputs if isinstance(a, Var))
-    eqns.reverse()
-    kept = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v in live]
-    return Graph(graph.invars, [v for v, _ in kept], [c for _, c in kept], eqns,
-                 graph.outvars, graph.in_tree, graph.out_tree)
-
-
-# ---------------------------------------------------------------------------- replay
-
-
-def compile_numpy(graph: Graph[Any]) -> Callable[..., list[Any]]:
-    """The graph as a straight-line Python function of its inputs calling numpy directly.
-
-    Replaying a graph this way costs about one Python call per equation, a few times less
-    than an interpreter loop over an environment dict. Each variable is deleted after its
-    last use, so intermediates are freed as early as in the interpreter.
-    """
-    names: dict[Var, str] = {}
-    namespace: dict[str, Any] = {}
-
-    def name(atom: Atom) -> str:
-        if isinstance(atom, Literal):
-            ref = f"_k{len(namespace)}"
-            namespace[ref] = atom.value
-            return ref
-        return names.setdefault(atom, f"v{len(names)}")
-
-    last_use: dict[Var, int] = {}
-    for i, eqn in enumerate(graph.eqns):
-        for a in eqn.inputs:
-            if isinstance(a, Var):
-                last_use[a] = i
-    for v in graph.outvars:
-        if isinstance(v, Var):
-            last_use[v] = len(graph.eqns)
-    for var, value in zip(graph.constvars, graph.consts):
-        namespace[name(var)] = value
-    lines = [f"def replay({', '.join(name(v) for v in graph.invars)}):"]
-    for i, eqn in enumerate(graph.eqns):
-        fn = f"_f{i}"
-        namespace[fn] = eqn.prim.impl
-        args = [name(a) for a in eqn.inputs]
-        for key, value in eqn.params.items():
-            ref = f"_p{i}_{key}"
-            namespace[ref] = value
-            args.append(f"{key}={ref}")
-        lines.append(f"    {name(eqn.out)} = {fn}({', '.join(args)})")
-        dead = sorted({names[a] for a in eqn.inputs if isinstance(a, Var)
-                       and last_use.get(a) == i and a not in graph.constvars})
-        if dead:
-            lines.append(f"    del {', '.join(dead)}")
-    lines.append(f"    return [{', '.join(name(v) for v in graph.outvars)}]")
-    exec("\n".join(lines), namespace)  # noqa: S102 - source built above from the graph alone
-    return namespace["replay"]  # type: ignore[no-any-return]

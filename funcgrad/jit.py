@@ -1,15 +1,27 @@
-"""jit: trace once per signature into a simplified graph, then replay it.
+"""jit: trace once per signature into a simplified graph; each call is one `call` equation.
 
 The cache key is the input tree structure, each array's shape and dtype, and the values of
 the static arguments (and of Python scalars, which stay weakly typed by being baked into
-the graph). A replay evaluates the cached graph: as plain numpy calls when nothing is
-traced, or equation by equation under the active transformations, so grad(jit(f)),
-jit(grad(f)) and vmap(jit(f)) all work.
+the graph). A call binds the primitive `call`, whose parameter is the cached graph: with
+no transformation active it replays the graph as generated straight-line numpy code;
+under grad, vmap or make_graph, `call` has a rule like any other primitive (grad splits
+the graph into a forward and a backward graph, vmap batches it, make_graph records it
+with the graph nested), so grad(jit(f)), jit(grad(f)) and vmap(jit(f)) compose, at any
+depth.
+
+Constants: arrays a jitted function reads from its closure or globals are captured when
+it is traced, as in JAX: later changes to them are not seen until it is traced again
+(for new shapes, or after `jit` is applied anew). Traced values of an enclosing
+transformation that the function closes over become operands of the call instead.
+
+This module also holds the passes run on every traced graph: constant folding, dropping
+identity operations (x * 1), common subexpressions and dead code.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -17,12 +29,239 @@ import numpy as np
 from typing_extensions import ParamSpec
 
 from funcgrad import tree
-from funcgrad.core import ConcretizationError, aval_of
-from funcgrad.graph import Graph, simplify, trace_to_graph
+from funcgrad.autodiff import substitute, vjp_graph
+from funcgrad.batching import batch_graph
+from funcgrad.config import config
+from funcgrad.core import (Backward, ConcretizationError, Primitive, Tracer, aval_of,
+                           unaliased)
+from funcgrad.graph import Atom, Eqn, Graph, Literal, Var, hoist_traced_consts, trace_avals
 from funcgrad.primitives import IDENTITIES
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# ---------------------------------------------------------------------------- passes
+
+Identities = dict[Primitive, tuple[tuple[int, float], ...]]
+"""For a primitive, (operand position, value): a constant operand of that value everywhere
+makes the equation return its other operand (x * 1, x + 0, ...)."""
+
+
+def simplify(graph: Graph[P], identities: Identities | None = None) -> Graph[P]:
+    """Fold constants, drop identity operations, merge common subexpressions, drop dead code."""
+    folded = fold_constants(graph)
+    if identities:
+        folded = drop_identities(folded, identities)
+    return eliminate_dead_code(eliminate_common_subexpressions(folded))
+
+
+def _rename(renamed: dict[Var, Atom], atoms: Sequence[Atom]) -> list[Atom]:
+    return [a if isinstance(a, Literal) else renamed.get(a, a) for a in atoms]
+
+
+def drop_identities(graph: Graph[P], identities: Identities) -> Graph[P]:
+    """Replace equations like x * ones by x (the ones of a gradient's seed, for instance)."""
+    known: dict[Var, Any] = dict(zip(graph.constvars, graph.consts))
+    renamed: dict[Var, Atom] = {}
+
+    def value(a: Atom) -> Any:
+        return a.value if isinstance(a, Literal) else known.get(a)
+
+    eqns = []
+    for eqn in graph.eqns:
+        inputs = tuple(_rename(renamed, eqn.inputs))
+        for pos, neutral in identities.get(eqn.prim, ()):
+            c = value(inputs[pos])
+            other = inputs[1 - pos]
+            (out,) = eqn.outvars
+            if c is not None and other.aval == out.aval and bool(np.all(np.asarray(c) == neutral)):
+                renamed[out] = other
+                break
+        else:
+            eqns.append(Eqn(eqn.prim, inputs, eqn.params, eqn.outvars))
+    return graph.replace(eqns=eqns, outvars=_rename(renamed, graph.outvars))
+
+
+def fold_constants(graph: Graph[P]) -> Graph[P]:
+    """Evaluate equations whose inputs are all known constants, once, at trace time."""
+    known: dict[Var, Any] = dict(zip(graph.constvars, graph.consts))
+    constvars, consts = list(graph.constvars), list(graph.consts)
+    eqns = []
+    for eqn in graph.eqns:
+        if all(isinstance(a, Literal) or a in known for a in eqn.inputs):
+            args = [a.value if isinstance(a, Literal) else known[a] for a in eqn.inputs]
+            out = eqn.prim.impl(*args, **eqn.params)
+            values = out if eqn.prim.multiple_results else (out,)
+            for var, value in zip(eqn.outvars, values):
+                known[var] = value
+                constvars.append(var)
+                consts.append(value)
+        else:
+            eqns.append(eqn)
+    return graph.replace(constvars=constvars, consts=consts, eqns=eqns)
+
+
+def eliminate_common_subexpressions(graph: Graph[P]) -> Graph[P]:
+    """Compute each (primitive, inputs, params) once."""
+    seen: dict[tuple[Any, ...], tuple[Var, ...]] = {}
+    renamed: dict[Var, Atom] = {}
+
+    def atom_key(a: Atom) -> Any:
+        return ("lit", a.value.item(), a.aval.dtype) if isinstance(a, Literal) else a
+
+    eqns = []
+    for eqn in graph.eqns:
+        inputs = tuple(_rename(renamed, eqn.inputs))
+        try:
+            key = (eqn.prim, tuple(map(atom_key, inputs)), tuple(sorted(eqn.params.items())))
+            earlier = seen.get(key)
+        except TypeError:  # unhashable params: keep the equation as it is
+            key, earlier = None, None
+        if earlier is not None:
+            renamed.update(zip(eqn.outvars, earlier))
+            continue
+        if key is not None:
+            seen[key] = eqn.outvars
+        eqns.append(Eqn(eqn.prim, inputs, eqn.params, eqn.outvars))
+    return graph.replace(eqns=eqns, outvars=_rename(renamed, graph.outvars))
+
+
+def eliminate_dead_code(graph: Graph[P]) -> Graph[P]:
+    """Drop equations and constants that no output depends on."""
+    live = {a for a in graph.outvars if isinstance(a, Var)}
+    eqns = []
+    for eqn in reversed(graph.eqns):
+        if any(v in live for v in eqn.outvars):
+            eqns.append(eqn)
+            live.update(a for a in eqn.inputs if isinstance(a, Var))
+    eqns.reverse()
+    kept = [(v, c) for v, c in zip(graph.constvars, graph.consts) if v in live]
+    return graph.replace(constvars=[v for v, _ in kept], consts=[c for _, c in kept], eqns=eqns)
+
+
+# ---------------------------------------------------------------------------- replay
+
+
+def compile_numpy(graph: Graph[Any]) -> Callable[..., list[Any]]:
+    """The graph as a straight-line Python function of its inputs calling numpy directly.
+
+    Replaying a graph this way costs about one Python call per equation, a few times less
+    than an interpreter loop over an environment dict. Each variable is deleted after its
+    last use, so intermediates are freed as early as in the interpreter. An output that is
+    an input, a constant or a literal is copied: a call never hands out its own arguments
+    or the graph's constants.
+    """
+    names: dict[Var, str] = {}
+    namespace: dict[str, Any] = {"_copy": np.array}
+
+    def name(atom: Atom) -> str:
+        if isinstance(atom, Literal):
+            ref = f"_k{len(namespace)}"
+            namespace[ref] = atom.value
+            return ref
+        return names.setdefault(atom, f"v{len(names)}")
+
+    last_use: dict[Var, int] = {}
+    for i, eqn in enumerate(graph.eqns):
+        for a in eqn.inputs:
+            if isinstance(a, Var):
+                last_use[a] = i
+        for v in eqn.outvars:
+            last_use.setdefault(v, i)  # never read: dropped right after it is made
+    outputs = {v for v in graph.outvars if isinstance(v, Var)}
+    for v in outputs:
+        last_use[v] = len(graph.eqns)
+    for var, value in zip(graph.constvars, graph.consts):
+        namespace[name(var)] = value
+    kept = set(graph.constvars)
+    lines = [f"def replay({', '.join(name(v) for v in graph.invars)}):"]
+    for i, eqn in enumerate(graph.eqns):
+        fn = f"_f{i}"
+        namespace[fn] = eqn.prim.impl
+        args = [name(a) for a in eqn.inputs]
+        for key, value in eqn.params.items():
+            ref = f"_p{i}_{key}"
+            namespace[ref] = value
+            args.append(f"{key}={ref}")
+        outs = ", ".join(name(v) for v in eqn.outvars)
+        lines.append(f"    {outs}{',' if eqn.prim.multiple_results else ''} = "
+                     f"{fn}({', '.join(args)})")
+        dead = sorted({names[v] for v in (*eqn.inputs, *eqn.outvars) if isinstance(v, Var)
+                       and last_use.get(v) == i and v not in kept})
+        if dead:
+            lines.append(f"    del {', '.join(dead)}")
+    made = {v for eqn in graph.eqns for v in eqn.outvars}
+    returned = [name(v) if isinstance(v, Var) and v in made else f"_copy({name(v)})"
+                for v in graph.outvars]
+    lines.append(f"    return [{', '.join(returned)}]")
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built above from the graph alone
+    replay: Callable[..., list[Any]] = namespace["replay"]
+    return replay
+
+
+def run(graph: Graph[Any], args: Sequence[Any]) -> list[Any]:
+    """Evaluate a closed graph on arrays: its compiled replay (made once per graph), or,
+    with debug_nans, equation by equation so each primitive is checked."""
+    if config.debug_nans:
+        return graph.evaluate(args)
+    replay: Callable[..., list[Any]] | None = graph.derived.get("replay")
+    if replay is None:
+        replay = graph.derived["replay"] = compile_numpy(graph)
+    return replay(*args)
+
+
+# ---------------------------------------------------------------------------- call
+
+
+def _call_shapes(*avals: Any, body: Graph[Any], name: str) -> list[Any]:
+    return body.out_avals
+
+
+def _split(body: Graph[Any], diff: tuple[bool, ...]) -> tuple[Graph[Any], Graph[Any]]:
+    """The body's forward and backward graphs for grad (see vjp_graph), simplified, cached."""
+    key = ("vjp", diff)
+    found: tuple[Graph[Any], Graph[Any]] | None = body.derived.get(key)
+    if found is None:
+        fwd, bwd = vjp_graph(body, diff)
+        found = body.derived[key] = (simplify(fwd, IDENTITIES), simplify(bwd, IDENTITIES))
+    return found
+
+
+def _call_vjp(diff: Sequence[bool], args: Sequence[Any], params: dict[str, Any]
+              ) -> tuple[Sequence[Any], Backward]:
+    # grad of a call is two calls: the forward graph, whose extra outputs are the
+    # residuals, now; the backward graph, reading them, in the backward pass.
+    body, name = params["body"], params["name"]
+    fwd, bwd = _split(body, tuple(diff))
+    n_out = len(body.outvars)
+    outs = call_p.bind_multi(*args, body=fwd, name=name)
+    residuals = outs[n_out:]
+    positions = [i for i, d in enumerate(diff) if d]
+
+    def backward(cts: Sequence[Any]) -> list[Any]:
+        full = [np.zeros(a.shape, a.dtype) if c is None else c
+                for c, a in zip(cts, body.out_avals)]
+        in_cts = call_p.bind_multi(*residuals, *full, body=bwd, name=f"{name}_vjp")
+        return substitute([None] * len(args), positions, in_cts)
+
+    return outs[:n_out], backward
+
+
+def _call_batch(prim: Primitive, size: int, args: Sequence[Any], batched: Sequence[bool], *,
+                body: Graph[Any], name: str) -> Sequence[Any]:
+    key = ("batch", size, tuple(batched))
+    found = body.derived.get(key)
+    if found is None:
+        found = body.derived[key] = simplify(batch_graph(body, size, batched), IDENTITIES)
+    return prim.bind_multi(*args, body=found, name=name)
+
+
+call_p = Primitive("call", lambda *args, body, name: run(body, args), _call_shapes,
+                   batch=_call_batch, multiple_results=True, vjp_call=_call_vjp)
+"""A call of a jitted function: its graph is the parameter `body`."""
+
+
+# ---------------------------------------------------------------------------- jit
 
 _PYTHON_SCALARS = (bool, int, float, complex)
 
@@ -31,23 +270,29 @@ class Jitted(Generic[P, R]):
     """A jit-compiled function: call it like the original; `trace_count` counts tracings."""
 
     def __init__(self, f: Callable[P, R], static_argnums: Sequence[int]) -> None:
+        # Name and docstring from f, but not f's __dict__: a wrapper of another jitted
+        # function carries that one's cache there (functools.wraps copies it).
+        functools.update_wrapper(self, f, updated=())
         self.f = f
         self.static_argnums = tuple(static_argnums)
         self.trace_count = 0
         self._cache: dict[Hashable, tuple[Graph[Any], list[int]]] = {}
-        functools.update_wrapper(self, f)
+        self._lock = threading.RLock()  # one tracing at a time, so each signature once
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        graph, dyn_leaves = self._lookup(args, kwargs)
-        return tree.unflatten(graph.out_tree, graph.evaluate(dyn_leaves))  # type: ignore[no-any-return]
+        graph, closed_over, dyn_leaves = self._lookup(args, kwargs)
+        outs = call_p.bind_multi(*closed_over, *dyn_leaves, body=graph, name=self._name())
+        result: R = tree.unflatten(graph.out_tree, unaliased(outs, [*dyn_leaves, *graph.consts]))
+        return result
 
     def lower(self, *args: P.args, **kwargs: P.kwargs) -> Graph[Any]:
         """The simplified graph that calls with these arguments replay."""
         return self._lookup(args, kwargs)[0]
 
     def _lookup(self, args: tuple[Any, ...], kwargs: dict[str, Any]
-                ) -> tuple[Graph[Any], list[Any]]:
-        """The cached graph for this call (tracing it on a miss), and its array inputs."""
+                ) -> tuple[Graph[Any], list[Tracer], list[Any]]:
+        """The graph for this call (traced on a cache miss), the traced values it closes
+        over (its first operands), and the array arguments."""
         nargs = len(args)
         static_pos = sorted({i % nargs for i in self.static_argnums if -nargs <= i < nargs})
         dynamic = [a for i, a in enumerate(args) if i not in static_pos] if static_pos else args
@@ -75,21 +320,26 @@ class Jitted(Generic[P, R]):
         except TypeError as err:
             raise TypeError(f"jit of {self._name()}: static arguments must be hashable "
                             f"({err})") from None
+        closed_over: list[Tracer] = []
         if entry is None:
-            scalar_pos = [j for j, x in enumerate(leaves) if type(x) in _PYTHON_SCALARS]
-            entry = self._cache[key] = self._trace(args, set(static_pos), leaves, in_tree,
-                                                   scalar_pos)
+            with self._lock:
+                entry = self._cache.get(key)
+                if entry is None:
+                    graph, dyn_pos, closed_over = self._trace(args, set(static_pos), leaves,
+                                                              in_tree)
+                    entry = (graph, dyn_pos)
+                    if not closed_over:  # a graph holding traced values is for this call only
+                        self._cache[key] = entry
         graph, dyn_pos = entry
-        return graph, [leaves[j] for j in dyn_pos]
+        return graph, closed_over, [leaves[j] for j in dyn_pos]
 
     def _name(self) -> str:
         return getattr(self.f, "__name__", repr(self.f))
 
-    def _trace(self, args: tuple[Any, ...], static_pos: set[int],
-               leaves: list[Any], in_tree: tree.TreeDef, scalar_pos: list[int]
-               ) -> tuple[Graph[Any], list[int]]:
+    def _trace(self, args: tuple[Any, ...], static_pos: set[int], leaves: list[Any],
+               in_tree: tree.TreeDef) -> tuple[Graph[Any], list[int], list[Tracer]]:
         self.trace_count += 1
-        dyn_pos = [j for j in range(len(leaves)) if j not in set(scalar_pos)]
+        dyn_pos = [j for j, x in enumerate(leaves) if type(x) not in _PYTHON_SCALARS]
 
         def flat_f(*dyn_leaves: Any) -> Any:
             full = list(leaves)
@@ -100,18 +350,19 @@ class Jitted(Generic[P, R]):
             call_args = [args[i] if i in static_pos else next(it) for i in range(len(args))]
             return self.f(*call_args, **kw)
 
-        examples = [np.zeros(aval_of(leaves[j]).shape, aval_of(leaves[j]).dtype)
-                    for j in dyn_pos]
         try:
-            graph = trace_to_graph(flat_f, examples)
+            graph = trace_avals(flat_f, [aval_of(leaves[j]) for j in dyn_pos])
         except ConcretizationError as err:
             raise ConcretizationError(
                 f"jit of {self._name()}: {err}\nUnder jit only shapes and dtypes are known "
                 "while tracing. If the branch depends on an argument that is fixed per call "
                 "(a flag, a size), mark it static with jit(f, static_argnums=(i,)); if it "
-                "depends on array values, use funcgrad.numpy.where."
-            ) from None
-        return simplify(graph, IDENTITIES), dyn_pos
+                "depends on array values, use funcgrad.numpy.where.") from None
+        graph, closed_over = hoist_traced_consts(graph)
+        # Constants are captured now: copies, so later changes to the arrays are not seen.
+        graph = graph.replace(consts=[np.array(c) if isinstance(c, np.ndarray) else c
+                                      for c in graph.consts])
+        return simplify(graph, IDENTITIES), dyn_pos, closed_over
 
 
 @functools.cache
@@ -124,4 +375,3 @@ def jit(f: Callable[P, R], static_argnums: int | Sequence[int] = ()) -> Jitted[P
     """Compile f: trace it once per input signature into a simplified graph and replay that."""
     nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     return Jitted(f, nums)
-

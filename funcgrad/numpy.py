@@ -4,29 +4,33 @@ Every function accepts numpy arrays, Python scalars and traced values. With no t
 argument it simply runs numpy. With one, it does numpy's broadcasting and dtype promotion
 as explicit operations (Python scalars are weak: `x * 2.0` keeps float32) and then binds
 an exact primitive from funcgrad.primitives.
+
+The layer is one table, `TABLE`: a row per function, naming the primitive it binds (or
+none, for a composition of other functions), how its arguments are promoted, and which
+numpy ufunc and which Tracer operators and methods it stands for. The typed functions
+below are made from their rows; numpy's ufuncs given a tracer (`np.sin(t)`), and the
+Tracer's operators and methods (`t + 1`, `t.sum()`), are installed from the same table.
+Adding an elementwise function is one row here plus its primitive's rules.
 """
 
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any, Union
+from typing import Any, Protocol, TypeVar, Union
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from funcgrad import primitives as P
 from funcgrad.config import config
-from funcgrad.core import (ConcretizationError, Primitive, ShapeError, Tracer, bind, check_finite,
-                           user_location)
+from funcgrad.core import (Array, ArrayLike, ConcretizationError, Primitive, ShapeError, Tracer,
+                           check_finite, user_location)
 
-ArrayLike = Union[Tracer, np.ndarray[Any, Any], np.generic, float, int, bool, complex]
-"""What funcgrad.numpy functions accept."""
-
-Array = Union[Tracer, np.ndarray[Any, Any]]
-"""What they return: a traced value under a transformation, a numpy array otherwise."""
+__all__ = ["Array", "ArrayLike"]  # and every row of TABLE, and the functions defined below
 
 Axis = Union[int, Sequence[int], None]
 
@@ -46,8 +50,14 @@ newaxis = None
 # ---------------------------------------------------------------------------- helpers
 
 
-def _shape(x: Any) -> tuple[int, ...]:
+def shape(x: ArrayLike) -> tuple[int, ...]:
+    """The shape of an array, scalar or traced value."""
     return x.shape if isinstance(x, (Tracer, np.ndarray, np.generic)) else np.shape(x)
+
+
+def ndim(x: ArrayLike) -> int:
+    """The number of dimensions of an array, scalar or traced value."""
+    return len(shape(x))
 
 
 def _dtype_or_scalar(x: Any) -> Any:
@@ -60,7 +70,7 @@ def _any_traced(xs: Sequence[Any]) -> bool:
 
 
 def _promote(xs: Sequence[Any], dtype: np.dtype[Any]) -> list[Any]:
-    return [(x if x.dtype == dtype else bind(P.convert_p, x, dtype=dtype))
+    return [(x if x.dtype == dtype else P.convert_p.bind(x, dtype=dtype))
             if isinstance(x, Tracer) else np.asarray(x, dtype) for x in xs]
 
 
@@ -70,42 +80,16 @@ def _broadcast(name: str, xs: Sequence[Any]) -> list[Any]:
     Constant scalars stay scalars (a primitive accepts them beside any shape); constant
     arrays are broadcast by numpy, outside the graph.
     """
-    shapes = [_shape(x) for x in xs]
+    shapes = [shape(x) for x in xs]
     try:
-        shape = np.broadcast_shapes(*shapes)
+        common = np.broadcast_shapes(*shapes)
     except ValueError:
         raise ShapeError(
             f"{name}: operands of shapes {', '.join(map(str, shapes))} cannot be broadcast "
-            "together" + user_location()
-        ) from None
-    return [x if s == shape else bind(P.broadcast_to_p, x, shape=shape)
-            if isinstance(x, Tracer) else x if s == () else np.broadcast_to(x, shape)
+            "together" + user_location()) from None
+    return [x if s == common else P.broadcast_to_p.bind(x, shape=common)
+            if isinstance(x, Tracer) else x if s == () else np.broadcast_to(x, common)
             for x, s in zip(xs, shapes)]
-
-
-def _prepare(name: str, xs: Sequence[Any], dtype: np.dtype[Any] | None = None) -> list[Any]:
-    """Promote to one dtype and broadcast to one shape."""
-    if dtype is None:
-        dtype = np.result_type(*(_dtype_or_scalar(x) for x in xs))
-    return _broadcast(name, _promote(xs, dtype))
-
-
-def _eager(prim: Primitive, *xs: Any) -> Any:
-    out = prim.impl(*xs)
-    if config.debug_nans:
-        check_finite(prim, xs, {}, out)
-    return out
-
-
-def _elementwise(prim: Primitive, name: str, *xs: Any) -> Array:
-    if not _any_traced(xs):
-        return _eager(prim, *xs)  # type: ignore[no-any-return]
-    if len(xs) == 2:
-        x, y = xs
-        if (isinstance(x, Tracer) and isinstance(y, Tracer) and x.shape == y.shape
-                and x.dtype == y.dtype):
-            return bind(prim, x, y)  # type: ignore[no-any-return]
-    return bind(prim, *_prepare(name, xs))  # type: ignore[no-any-return]
 
 
 @cache
@@ -114,12 +98,11 @@ def _inexact_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return np.exp(np.zeros((), dtype)).dtype
 
 
-def _floating(prim: Primitive, x: ArrayLike) -> Array:
-    if not isinstance(x, Tracer):
-        return _eager(prim, x)  # type: ignore[no-any-return]
-    if x.dtype.kind not in "fc":
-        x = bind(P.convert_p, x, dtype=_inexact_dtype(x.dtype))
-    return bind(prim, x)  # type: ignore[no-any-return]
+def _eager(prim: Primitive, xs: Sequence[Any]) -> Array:
+    out: Array = prim.impl(*xs)
+    if config.debug_nans:
+        check_finite(prim, xs, {}, out)
+    return out
 
 
 def _axes(name: str, axis: Axis, ndim: int) -> tuple[int, ...]:
@@ -137,50 +120,190 @@ def _axes(name: str, axis: Axis, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
+# ---------------------------------------------------------------------------- the table
+
+Promotion = Callable[[Sequence[Any]], np.dtype[Any]]
+"""How a row promotes its traced arguments: their common dtype from theirs."""
+
+
+def common_dtype(xs: Sequence[Any]) -> np.dtype[Any]:
+    """numpy's promotion (Python scalars weak): add, multiply, maximum, comparisons."""
+    return np.result_type(*(_dtype_or_scalar(x) for x in xs))
+
+
+def inexact_dtype(xs: Sequence[Any]) -> np.dtype[Any]:
+    """The common dtype, made floating point: exp, sin, divide."""
+    return _inexact_dtype(common_dtype(xs))
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One function of the numpy layer.
+
+    prim: the primitive it binds after promotion (`promote`) and broadcasting, or None for
+    a composition written out below. ufunc: numpy's ufunc that runs it when given a
+    tracer. methods / reflected / properties: the Tracer operators, methods and properties
+    it provides (the reflected ones, `__radd__`, with their operands swapped), through
+    `method` where the method's signature differs from the function's (`x.reshape(2, 3)`).
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    prim: Primitive | None = None
+    promote: Promotion | None = None
+    ufunc: np.ufunc | None = None
+    methods: tuple[str, ...] = ()
+    reflected: tuple[str, ...] = ()
+    properties: tuple[str, ...] = ()
+    method: Callable[..., Any] | None = None
+
+
+TABLE: dict[str, Row] = {}
+"""Every function of funcgrad.numpy by name."""
+
+
+class Unary(Protocol):
+    """An elementwise function of one array."""
+
+    def __call__(self, x: ArrayLike, /) -> Array: ...
+
+
+class Binary(Protocol):
+    """An elementwise function of two arrays, broadcast together."""
+
+    def __call__(self, x: ArrayLike, y: ArrayLike, /) -> Array: ...
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _add_row(row: Row) -> None:
+    if row.name in TABLE:
+        raise ValueError(f"funcgrad.numpy: two rows named {row.name}")
+    TABLE[row.name] = row
+
+
+def _elementwise(prim: Primitive, name: str, promote: Promotion, xs: Sequence[Any]) -> Array:
+    """Bind an elementwise primitive after promotion and broadcasting (numpy's, eagerly)."""
+    if not _any_traced(xs):
+        return _eager(prim, xs)
+    if len(xs) == 1:
+        (x,) = xs
+        dtype = promote(xs)
+        return prim.bind(x if x.dtype == dtype else P.convert_p.bind(x, dtype=dtype))
+    x, y = xs
+    if isinstance(x, Tracer) and isinstance(y, Tracer) and x.aval == y.aval:
+        return prim.bind(x, y)  # the common case, without the general path's checks
+    return prim.bind(*_broadcast(name, _promote(xs, promote(xs))))
+
+
+def unary(name: str, prim: Primitive, promote: Promotion, ufunc: np.ufunc | None, doc: str,
+          methods: tuple[str, ...] = ()) -> Unary:
+    """The row of an elementwise primitive of one operand, and its function."""
+    def fn(x: ArrayLike, /) -> Array:
+        return _elementwise(prim, name, promote, (x,))
+
+    _add_row(Row(name, _named(fn, name, doc), prim, promote, ufunc, methods))
+    return fn
+
+
+def binary(name: str, prim: Primitive, promote: Promotion, ufunc: np.ufunc | None, doc: str,
+           methods: tuple[str, ...] = (), reflected: tuple[str, ...] = ()) -> Binary:
+    """The row of an elementwise primitive of two operands, and its function."""
+    def fn(x: ArrayLike, y: ArrayLike, /) -> Array:
+        return _elementwise(prim, name, promote, (x, y))
+
+    _add_row(Row(name, _named(fn, name, doc), prim, promote, ufunc, methods, reflected))
+    return fn
+
+
+def _named(fn: F, name: str, doc: str) -> F:
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+def alias(name: str, fn: F) -> F:
+    """Another name for a row's function (numpy's `absolute` for `abs`)."""
+    _add_row(dataclasses.replace(TABLE[fn.__name__], name=name, ufunc=None, methods=(),
+                                 reflected=(), properties=()))
+    return fn
+
+
 # ---------------------------------------------------------------------------- elementwise
+# A row each: name, primitive, promotion, numpy's ufunc, docstring, Tracer operators.
 
-
-def add(x: ArrayLike, y: ArrayLike) -> Array:
-    """x + y, elementwise with broadcasting."""
-    return _elementwise(P.add_p, "add", x, y)
-
-
-def subtract(x: ArrayLike, y: ArrayLike) -> Array:
-    """x - y, elementwise with broadcasting."""
-    return _elementwise(P.sub_p, "subtract", x, y)
-
-
-def multiply(x: ArrayLike, y: ArrayLike) -> Array:
-    """x * y, elementwise with broadcasting."""
-    return _elementwise(P.mul_p, "multiply", x, y)
-
-
-def divide(x: ArrayLike, y: ArrayLike) -> Array:
-    """x / y (true division), elementwise with broadcasting."""
-    if isinstance(x, Tracer) or isinstance(y, Tracer):
-        dtype = _inexact_dtype(np.result_type(_dtype_or_scalar(x), _dtype_or_scalar(y)))
-        return bind(P.div_p, *_prepare("divide", (x, y), dtype))  # type: ignore[no-any-return]
-    return np.divide(x, y)
-
-
-true_divide = divide
-
-
-def maximum(x: ArrayLike, y: ArrayLike) -> Array:
-    """Elementwise maximum; at ties the gradient is split evenly between x and y."""
-    return _elementwise(P.max_p, "maximum", x, y)
-
-
-def minimum(x: ArrayLike, y: ArrayLike) -> Array:
-    """Elementwise minimum; at ties the gradient is split evenly between x and y."""
-    return _elementwise(P.min_p, "minimum", x, y)
+add: Binary = binary("add", P.add_p, common_dtype, np.add,
+                     "x + y, elementwise with broadcasting.",
+                     methods=("__add__",), reflected=("__radd__",))
+subtract: Binary = binary("subtract", P.sub_p, common_dtype, np.subtract,
+                          "x - y, elementwise with broadcasting.",
+                          methods=("__sub__",), reflected=("__rsub__",))
+multiply: Binary = binary("multiply", P.mul_p, common_dtype, np.multiply,
+                          "x * y, elementwise with broadcasting.",
+                          methods=("__mul__",), reflected=("__rmul__",))
+divide: Binary = binary("divide", P.div_p, inexact_dtype, np.divide,
+                        "x / y (true division), elementwise with broadcasting.",
+                        methods=("__truediv__",), reflected=("__rtruediv__",))
+true_divide = alias("true_divide", divide)
+maximum: Binary = binary("maximum", P.max_p, common_dtype, np.maximum,
+                         "Elementwise maximum; at ties the gradient is split evenly.")
+minimum: Binary = binary("minimum", P.min_p, common_dtype, np.minimum,
+                         "Elementwise minimum; at ties the gradient is split evenly.")
+negative: Unary = unary("negative", P.neg_p, common_dtype, np.negative,
+                        "-x elementwise.", methods=("__neg__",))
+sign: Unary = unary("sign", P.sign_p, common_dtype, np.sign,
+                    "-1, 0 or 1 by the sign of x (gradient zero).")
+abs: Unary = unary("abs", P.abs_p, common_dtype, np.absolute,
+                   "|x| elementwise; its gradient at 0 is 0.", methods=("__abs__",))
+absolute = alias("absolute", abs)
+sqrt: Unary = unary("sqrt", P.sqrt_p, inexact_dtype, np.sqrt,
+                    "Square root, elementwise.")
+exp: Unary = unary("exp", P.exp_p, inexact_dtype, np.exp,
+                   "e ** x, elementwise.")
+log: Unary = unary("log", P.log_p, inexact_dtype, np.log,
+                   "Natural logarithm, elementwise.")
+log1p: Unary = unary("log1p", P.log1p_p, inexact_dtype, np.log1p,
+                     "log(1 + x), accurate for small x.")
+expm1: Unary = unary("expm1", P.expm1_p, inexact_dtype, np.expm1,
+                     "exp(x) - 1, accurate for small x.")
+sin: Unary = unary("sin", P.sin_p, inexact_dtype, np.sin,
+                   "Sine, elementwise.")
+cos: Unary = unary("cos", P.cos_p, inexact_dtype, np.cos,
+                   "Cosine, elementwise.")
+tan: Unary = unary("tan", P.tan_p, inexact_dtype, np.tan,
+                   "Tangent, elementwise.")
+tanh: Unary = unary("tanh", P.tanh_p, inexact_dtype, np.tanh,
+                    "Hyperbolic tangent, elementwise.")
+less: Binary = binary("less", P.lt_p, common_dtype, np.less,
+                      "x < y elementwise (bool, no gradient).", methods=("__lt__",))
+less_equal: Binary = binary("less_equal", P.le_p, common_dtype, np.less_equal,
+                            "x <= y elementwise (bool, no gradient).", methods=("__le__",))
+greater: Binary = binary("greater", P.gt_p, common_dtype, np.greater,
+                         "x > y elementwise (bool, no gradient).", methods=("__gt__",))
+greater_equal: Binary = binary("greater_equal", P.ge_p, common_dtype, np.greater_equal,
+                               "x >= y elementwise (bool, no gradient).", methods=("__ge__",))
+equal: Binary = binary("equal", P.eq_p, common_dtype, np.equal,
+                       "x == y elementwise (bool, no gradient).", methods=("__eq__",))
+not_equal: Binary = binary("not_equal", P.ne_p, common_dtype, np.not_equal,
+                           "x != y elementwise (bool, no gradient).", methods=("__ne__",))
+logical_and: Binary = binary("logical_and", P.and_p, common_dtype, np.logical_and,
+                             "Elementwise and (bool).")
+logical_or: Binary = binary("logical_or", P.or_p, common_dtype, np.logical_or,
+                            "Elementwise or (bool).")
+logical_not: Unary = unary("logical_not", P.not_p, common_dtype, np.logical_not,
+                           "Elementwise not (bool).")
+isfinite: Unary = unary("isfinite", P.isfinite_p, common_dtype, np.isfinite,
+                        "True where x is neither infinite nor nan.")
+stop_gradient: Unary = unary("stop_gradient", P.stop_gradient_p, common_dtype, None,
+                             "x, but with a zero gradient: derivatives do not flow through it.")
 
 
 def power(x: ArrayLike, y: ArrayLike) -> Array:
     """x ** y elementwise; an integer exponent uses repeated multiplication."""
     if isinstance(y, (int, np.integer)) and not isinstance(y, bool) and isinstance(x, Tracer):
-        return x if y == 1 else bind(P.integer_pow_p, x, y=int(y))
-    return _elementwise(P.pow_p, "power", x, y)
+        return x if y == 1 else P.integer_pow_p.bind(x, y=int(y))
+    return _elementwise(P.pow_p, "power", common_dtype, (x, y))
 
 
 def square(x: ArrayLike) -> Array:
@@ -188,137 +311,45 @@ def square(x: ArrayLike) -> Array:
     return power(x, 2)
 
 
-def negative(x: ArrayLike) -> Array:
-    """-x elementwise."""
-    return _elementwise(P.neg_p, "negative", x)
-
-
-def sign(x: ArrayLike) -> Array:
-    """-1, 0 or 1 by the sign of x (gradient zero)."""
-    return _elementwise(P.sign_p, "sign", x)
-
-
-def abs(x: ArrayLike) -> Array:
-    """|x| elementwise; its gradient at 0 is 0."""
-    return _elementwise(P.abs_p, "abs", x)
-
-
-absolute = abs
-
-
-def sqrt(x: ArrayLike) -> Array:
-    """Square root, elementwise."""
-    return _floating(P.sqrt_p, x)
-
-
-def exp(x: ArrayLike) -> Array:
-    """e ** x, elementwise."""
-    return _floating(P.exp_p, x)
-
-
-def log(x: ArrayLike) -> Array:
-    """Natural logarithm, elementwise."""
-    return _floating(P.log_p, x)
-
-
-def log1p(x: ArrayLike) -> Array:
-    """log(1 + x), accurate for small x."""
-    return _floating(P.log1p_p, x)
-
-
-def expm1(x: ArrayLike) -> Array:
-    """exp(x) - 1, accurate for small x."""
-    return _floating(P.expm1_p, x)
-
-
-def sin(x: ArrayLike) -> Array:
-    """Sine, elementwise."""
-    return _floating(P.sin_p, x)
-
-
-def cos(x: ArrayLike) -> Array:
-    """Cosine, elementwise."""
-    return _floating(P.cos_p, x)
-
-
-def tan(x: ArrayLike) -> Array:
-    """Tangent, elementwise."""
-    return _floating(P.tan_p, x)
-
-
-def tanh(x: ArrayLike) -> Array:
-    """Hyperbolic tangent, elementwise."""
-    return _floating(P.tanh_p, x)
-
-
 def clip(x: ArrayLike, a_min: ArrayLike | None = None, a_max: ArrayLike | None = None) -> Array:
     """Limit x to [a_min, a_max] (either may be None)."""
-    out: Any = x
+    out: Array = x if isinstance(x, Tracer) else np.asarray(x)
     if a_min is not None:
         out = maximum(out, a_min)
     if a_max is not None:
         out = minimum(out, a_max)
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Array:
     """x where condition holds, else y, with broadcasting."""
     if not _any_traced((condition, x, y)):
         return np.where(condition, x, y)
-    xx, yy = _promote((x, y), np.result_type(_dtype_or_scalar(x), _dtype_or_scalar(y)))
-    return bind(P.select_p, *_broadcast("where", (astype(condition, np.bool_), xx, yy)))  # type: ignore[no-any-return]
-
-
-def _comparison(prim: Primitive, name: str) -> Callable[[ArrayLike, ArrayLike], Array]:
-    def compare(x: ArrayLike, y: ArrayLike) -> Array:
-        return _elementwise(prim, name, x, y)
-    compare.__name__ = name
-    compare.__doc__ = f"Elementwise {name} (a bool array, not differentiable)."
-    return compare
-
-
-less = _comparison(P.lt_p, "less")
-less_equal = _comparison(P.le_p, "less_equal")
-greater = _comparison(P.gt_p, "greater")
-greater_equal = _comparison(P.ge_p, "greater_equal")
-equal = _comparison(P.eq_p, "equal")
-not_equal = _comparison(P.ne_p, "not_equal")
-logical_and = _comparison(P.and_p, "logical_and")
-logical_or = _comparison(P.or_p, "logical_or")
-
-
-def logical_not(x: ArrayLike) -> Array:
-    """Elementwise not."""
-    return _elementwise(P.not_p, "logical_not", x)
-
-
-def isfinite(x: ArrayLike) -> Array:
-    """True where x is neither infinite nor nan."""
-    return _elementwise(P.isfinite_p, "isfinite", x)
-
-
-def stop_gradient(x: ArrayLike) -> Array:
-    """x, but with a zero gradient: derivatives do not flow through it."""
-    return _elementwise(P.stop_gradient_p, "stop_gradient", x)
+    xx, yy = _promote((x, y), common_dtype((x, y)))
+    return P.select_p.bind(*_broadcast("where", (astype(condition, np.bool_), xx, yy)))
 
 
 def astype(x: ArrayLike, dtype: DTypeLike) -> Array:
     """x converted to dtype (a no-op when it already has it)."""
     dt = np.dtype(dtype)
     if isinstance(x, Tracer):
-        return x if x.dtype == dt else bind(P.convert_p, x, dtype=dt)
+        return x if x.dtype == dt else P.convert_p.bind(x, dtype=dt)
     return np.asarray(x).astype(dt, copy=False)
 
 
 # ---------------------------------------------------------------------------- reductions
 
 
+def _numpy_axis(name: str, axis: Axis, x: Any) -> Any:
+    return axis if axis is None else _axes(name, axis, np.ndim(x))
+
+
 def _reduction(prim: Primitive, name: str, x: ArrayLike, axis: Axis, keepdims: bool) -> Array:
     if not isinstance(x, Tracer):
-        return np.asarray(getattr(np, name)(np.asarray(x), axis=axis if axis is None else
-                                            _axes(name, axis, np.ndim(x)), keepdims=keepdims))
+        return np.asarray(getattr(np, name)(np.asarray(x), axis=_numpy_axis(name, axis, x),
+                                            keepdims=keepdims))
     axes = _axes(name, axis, x.ndim)
-    out = bind(prim, x, axes=axes) if axes else x
+    out = prim.bind(x, axes=axes) if axes else x
     if keepdims:
         out = reshape(out, tuple(1 if i in axes else d for i, d in enumerate(x.shape)))
     return out
@@ -347,8 +378,7 @@ def prod(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Array:
 def mean(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Array:
     """Mean over the given axes."""
     if not isinstance(x, Tracer):
-        return np.mean(x, axis=axis if axis is None else _axes("mean", axis, np.ndim(x)),  # type: ignore[no-any-return]
-                       keepdims=keepdims)
+        return np.asarray(np.mean(x, axis=_numpy_axis("mean", axis, x), keepdims=keepdims))
     axes = _axes("mean", axis, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     return divide(sum(astype(x, _inexact_dtype(x.dtype)), axes, keepdims), count)
@@ -357,8 +387,8 @@ def mean(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Array:
 def var(x: ArrayLike, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Array:
     """Variance over the given axes (ddof as numpy's)."""
     if not isinstance(x, Tracer):
-        return np.var(x, axis=axis if axis is None else _axes("var", axis, np.ndim(x)),  # type: ignore[no-any-return]
-                      ddof=ddof, keepdims=keepdims)
+        return np.asarray(np.var(x, axis=_numpy_axis("var", axis, x), ddof=ddof,
+                                 keepdims=keepdims))
     axes = _axes("var", axis, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     centered = subtract(x, mean(x, axes, keepdims=True))
@@ -373,14 +403,14 @@ def std(x: ArrayLike, axis: Axis = None, ddof: int = 0, keepdims: bool = False) 
 def _arg_reduction(prim: Primitive, name: str, x: ArrayLike, axis: int | None,
                    keepdims: bool) -> Array:
     if not isinstance(x, Tracer):
-        return getattr(np, name)(x, axis=axis, keepdims=keepdims)  # type: ignore[no-any-return]
+        return np.asarray(getattr(np, name)(x, axis=axis, keepdims=keepdims))
     flat = ravel(x) if axis is None else x
     ax = 0 if axis is None else _axes(name, axis, x.ndim)[0]
-    out = bind(prim, flat, axis=ax)
+    out = prim.bind(flat, axis=ax)
     if keepdims:
         out = reshape(out, (1,) * x.ndim if axis is None else
                       tuple(1 if i == ax else d for i, d in enumerate(x.shape)))
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def argmax(x: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Array:
@@ -412,7 +442,7 @@ def reshape(x: ArrayLike, shape: int | Sequence[int]) -> Array:
     if int(np.prod(dims, dtype=np.int64)) != size or builtins.any(d < 0 for d in dims):
         raise ShapeError(f"reshape: cannot reshape {x.aval} ({size} elements) into shape "
                          f"{dims}" + user_location())
-    return x if dims == x.shape else bind(P.reshape_p, x, shape=dims)
+    return x if dims == x.shape else P.reshape_p.bind(x, shape=dims)
 
 
 def transpose(x: ArrayLike, axes: Sequence[int] | None = None) -> Array:
@@ -424,7 +454,7 @@ def transpose(x: ArrayLike, axes: Sequence[int] | None = None) -> Array:
     if sorted(perm) != list(range(x.ndim)):
         raise ShapeError(f"transpose: axes {tuple(axes or ())} are not a permutation of the "
                          f"{x.ndim} axes of {x.aval}" + user_location())
-    return x if perm == tuple(range(x.ndim)) else bind(P.transpose_p, x, perm=perm)
+    return x if perm == tuple(range(x.ndim)) else P.transpose_p.bind(x, perm=perm)
 
 
 def swapaxes(x: ArrayLike, axis1: int, axis2: int) -> Array:
@@ -490,7 +520,7 @@ def broadcast_to(x: ArrayLike, shape: Sequence[int]) -> Array:
     except ValueError:
         raise ShapeError(f"broadcast_to: cannot broadcast {x.aval} to shape {shape}"
                          + user_location()) from None
-    return x if x.shape == shape else bind(P.broadcast_to_p, x, shape=shape)
+    return x if x.shape == shape else P.broadcast_to_p.bind(x, shape=shape)
 
 
 def concatenate(arrays: Sequence[ArrayLike], axis: int = 0) -> Array:
@@ -502,14 +532,14 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int = 0) -> Array:
     ax = _axes("concatenate", axis, np.ndim(xs[0]) if not isinstance(xs[0], Tracer)
                else xs[0].ndim)[0]
     P.concatenate_p.shape_rule(*xs, axis=ax)  # grad runs numpy directly: check shapes here
-    return bind(P.concatenate_p, *xs, axis=ax)  # type: ignore[no-any-return]
+    return P.concatenate_p.bind(*xs, axis=ax)
 
 
 def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Array:
     """Join arrays along a new axis."""
     if not _any_traced(arrays):
         return np.stack(arrays, axis=axis)
-    shapes = {_shape(a) for a in arrays}
+    shapes = {shape(a) for a in arrays}
     if len(shapes) != 1:
         raise ShapeError(f"stack: all arrays must have the same shape, got {sorted(shapes)}"
                          + user_location())
@@ -542,7 +572,7 @@ def pad(x: ArrayLike, pad_width: int | Sequence[int] | Sequence[Sequence[int]]) 
         return np.pad(x, pad_width)
     widths = tuple((int(a), int(b)) for a, b in np.broadcast_to(np.asarray(pad_width),
                                                                   (x.ndim, 2)))
-    return bind(P.pad_p, x, widths=widths)  # type: ignore[no-any-return]
+    return P.pad_p.bind(x, widths=widths)
 
 
 # ---------------------------------------------------------------------------- indexing
@@ -591,10 +621,10 @@ def _index_key(x: Array, key: Any) -> tuple[P.IndexKey, tuple[Any, ...]]:
 def getitem(x: ArrayLike, key: Any) -> Array:
     """x[key]: ints, slices, None, ..., integer arrays and boolean masks, as numpy's."""
     if not isinstance(x, Tracer) and not _contains_tracer(key):
-        return np.asarray(x)[key]  # type: ignore[no-any-return]
+        return np.asarray(np.asarray(x)[key])
     x = x if isinstance(x, Tracer) else np.asarray(x)
     index, arrays = _index_key(x, key)
-    return bind(P.gather_p, x, *arrays, index=index)  # type: ignore[no-any-return]
+    return P.gather_p.bind(x, *arrays, index=index)
 
 
 class _IndexUpdate:
@@ -611,7 +641,7 @@ class _IndexUpdate:
         index, arrays = _index_key(self.x, self.key)
         target = P.gather_p.shape_rule(self.x, *arrays, index=index)
         updates = broadcast_to(astype(values, self.x.dtype), target.shape)
-        return bind(P.scatter_add_p, self.x, updates, *arrays, index=index)  # type: ignore[no-any-return]
+        return P.scatter_add_p.bind(self.x, updates, *arrays, index=index)
 
     def set(self, values: ArrayLike) -> Array:
         """A copy of x with x[key] replaced by values; with repeated indices the last one wins.
@@ -626,9 +656,9 @@ class _IndexUpdate:
             return where(hit, at(zeros_like(self.x))[self.key].add(values), self.x)
         # Number the elements, see which ones the index picks (in order), and keep each
         # element's last occurrence: then no element is written twice.
-        shape = _shape(self.x)
-        size = math.prod(shape)
-        picked = np.arange(size).reshape(shape)[P.build_index(index, tuple(concrete))]
+        dims = shape(self.x)
+        size = math.prod(dims)
+        picked = np.arange(size).reshape(dims)[P.build_index(index, tuple(concrete))]
         flat = picked.ravel()
         unique, first_from_end = np.unique(flat[::-1], return_index=True)
         last = flat.size - 1 - first_from_end
@@ -636,7 +666,7 @@ class _IndexUpdate:
         hit = np.zeros(size, bool)
         hit[unique] = True
         placed = at(zeros_like(ravel(self.x)))[unique].add(getitem(vals, last))
-        return where(hit.reshape(shape), reshape(placed, shape), self.x)
+        return where(hit.reshape(dims), reshape(placed, dims), self.x)
 
 
 def at(x: ArrayLike) -> IndexUpdateHelper:
@@ -659,7 +689,7 @@ class IndexUpdateHelper:
 
 def matmul(x: ArrayLike, y: ArrayLike) -> Array:
     """Matrix product with numpy's rules for 1-D operands and broadcast batch dimensions."""
-    xs, ys = _shape(x), _shape(y)
+    xs, ys = shape(x), shape(y)
     if not xs or not ys:
         raise ShapeError(f"matmul: operands must not be scalars, got shapes {xs} and {ys}; "
                          "use * for scaling" + user_location())
@@ -670,27 +700,27 @@ def matmul(x: ArrayLike, y: ArrayLike) -> Array:
                          f"first) != {ky} ({'second-to-last' if len(ys) > 1 else 'only'} axis "
                          "of the second)" + user_location())
     if not (isinstance(x, Tracer) or isinstance(y, Tracer)):
-        return np.matmul(x, y)  # type: ignore[no-any-return]
+        return np.asarray(np.matmul(x, y))
     dtype = np.result_type(_dtype_or_scalar(x), _dtype_or_scalar(y))
     a, b = astype(x, dtype), astype(y, dtype)
     if len(xs) <= 2 and len(ys) <= 2:
-        return bind(P.matmul_p, a, b)  # type: ignore[no-any-return]
+        return P.matmul_p.bind(a, b)
     if len(xs) == 1:
         return reshape(matmul(reshape(a, (1, kx)), b), ys[:-2] + ys[-1:])
     if len(ys) == 1:
         return reshape(matmul(a, reshape(b, (ky, 1))), xs[:-1])
     if len(ys) == 2:
         # a batch of rows times one matrix: one 2-D product
-        return reshape(bind(P.matmul_p, reshape(a, (-1, kx)), b), xs[:-1] + ys[-1:])
+        return reshape(P.matmul_p.bind(reshape(a, (-1, kx)), b), xs[:-1] + ys[-1:])
     batch = np.broadcast_shapes(xs[:-2], ys[:-2])
     a = broadcast_to(a, batch + xs[-2:])
     b = broadcast_to(b, batch + ys[-2:])
-    return bind(P.matmul_p, a, b)  # type: ignore[no-any-return]
+    return P.matmul_p.bind(a, b)
 
 
 def dot(x: ArrayLike, y: ArrayLike) -> Array:
     """numpy's dot: products of scalars, inner products, matrix products, sum over last/second-last axes."""
-    xs, ys = _shape(x), _shape(y)
+    xs, ys = shape(x), shape(y)
     if not xs or not ys:
         return multiply(x, y)
     ky = ys[-2] if len(ys) > 1 else ys[0]
@@ -705,7 +735,7 @@ def dot(x: ArrayLike, y: ArrayLike) -> Array:
 def tensordot(x: ArrayLike, y: ArrayLike,
               axes: int | tuple[Sequence[int], Sequence[int]] = 2) -> Array:
     """Sum products over the given axes of x and y, as numpy's tensordot."""
-    xs, ys = _shape(x), _shape(y)
+    xs, ys = shape(x), shape(y)
     if isinstance(axes, (int, np.integer)):
         ax = list(range(len(xs) - int(axes), len(xs)))
         ay = list(range(int(axes)))
@@ -744,7 +774,7 @@ def einsum(subscripts: str, *operands: ArrayLike) -> Array:
         raise ShapeError(f"einsum '{subscripts}' names {spec.count(',') + 1} operands, "
                          f"got {len(operands)}" + user_location())
     dtype = np.result_type(*(_dtype_or_scalar(o) for o in operands))
-    return bind(P.einsum_p, *(astype(o, dtype) for o in operands), spec=spec)  # type: ignore[no-any-return]
+    return P.einsum_p.bind(*(astype(o, dtype) for o in operands), spec=spec)
 
 
 # ---------------------------------------------------------------------------- creation
@@ -789,13 +819,13 @@ def full(shape: int | Sequence[int], fill_value: ArrayLike, dtype: DTypeLike | N
 
 def zeros_like(x: ArrayLike, dtype: DTypeLike | None = None) -> np.ndarray[Any, Any]:
     """Zeros of x's shape and dtype."""
-    return np.zeros(_shape(x), x.dtype if dtype is None and isinstance(x, Tracer)
+    return np.zeros(shape(x), x.dtype if dtype is None and isinstance(x, Tracer)
                     else dtype if dtype is not None else np.result_type(x))
 
 
 def ones_like(x: ArrayLike, dtype: DTypeLike | None = None) -> np.ndarray[Any, Any]:
     """Ones of x's shape and dtype."""
-    return np.ones(_shape(x), x.dtype if dtype is None and isinstance(x, Tracer)
+    return np.ones(shape(x), x.dtype if dtype is None and isinstance(x, Tracer)
                    else dtype if dtype is not None else np.result_type(x))
 
 
@@ -804,14 +834,92 @@ eye = np.eye
 linspace = np.linspace
 
 
-UFUNCS: dict[Any, Callable[..., Array]] = {
-    np.add: add, np.subtract: subtract, np.multiply: multiply, np.divide: divide,
-    np.negative: negative, np.power: power, np.square: square, np.sqrt: sqrt, np.exp: exp,
-    np.log: log, np.log1p: log1p, np.expm1: expm1, np.sin: sin, np.cos: cos, np.tan: tan,
-    np.tanh: tanh, np.absolute: abs, np.sign: sign, np.maximum: maximum, np.minimum: minimum,
-    np.matmul: matmul, np.less: less, np.less_equal: less_equal, np.greater: greater,
-    np.greater_equal: greater_equal, np.equal: equal, np.not_equal: not_equal,
-    np.logical_and: logical_and, np.logical_or: logical_or, np.logical_not: logical_not,
-    np.isfinite: isfinite,
-}
+# ---------------------------------------------------------------------------- compositions
+
+for _row in [
+    Row("power", power, ufunc=np.power, methods=("__pow__",), reflected=("__rpow__",)),
+    Row("square", square, ufunc=np.square),
+    Row("clip", clip, methods=("clip",)),
+    Row("where", where),
+    Row("astype", astype, methods=("astype",)),
+    Row("sum", sum, methods=("sum",)),
+    Row("max", max, methods=("max",)),
+    Row("min", min, methods=("min",)),
+    Row("prod", prod, methods=("prod",)),
+    Row("mean", mean, methods=("mean",)),
+    Row("var", var, methods=("var",)),
+    Row("std", std, methods=("std",)),
+    Row("argmax", argmax, methods=("argmax",)),
+    Row("argmin", argmin, methods=("argmin",)),
+    Row("reshape", reshape, methods=("reshape",),
+        method=lambda x, *shape: reshape(x, shape[0] if len(shape) == 1 else shape)),
+    Row("transpose", transpose, methods=("transpose",), properties=("T",),
+        method=lambda x, *axes: transpose(x, (axes[0] if len(axes) == 1 else axes)
+                                          if axes else None)),
+    Row("swapaxes", swapaxes, methods=("swapaxes",)),
+    Row("moveaxis", moveaxis),
+    Row("expand_dims", expand_dims),
+    Row("squeeze", squeeze, methods=("squeeze",)),
+    Row("ravel", ravel, methods=("ravel", "flatten")),
+    Row("broadcast_to", broadcast_to),
+    Row("concatenate", concatenate),
+    Row("stack", stack),
+    Row("split", split),
+    Row("pad", pad),
+    Row("getitem", getitem, methods=("__getitem__",)),
+    Row("at", at, properties=("at",)),
+    Row("matmul", matmul, ufunc=np.matmul, methods=("__matmul__",), reflected=("__rmatmul__",)),
+    Row("dot", dot, methods=("dot",)),
+    Row("tensordot", tensordot),
+    Row("outer", outer),
+    Row("einsum", einsum),
+    Row("asarray", asarray),
+    Row("zeros", zeros),
+    Row("ones", ones),
+    Row("full", full),
+    Row("zeros_like", zeros_like),
+    Row("ones_like", ones_like),
+]:
+    _add_row(_row)
+
+
+# ---------------------------------------------------------------------------- installation
+
+UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
+    row.ufunc: row.fn for row in TABLE.values() if row.ufunc is not None}
 """numpy ufuncs that, given a traced value, run their funcgrad.numpy counterpart."""
+
+
+def _array_ufunc(self: Tracer, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any
+                 ) -> Any:
+    # numpy ufuncs given a tracer (np.sin(x), ndarray + x) run funcgrad's version, so
+    # they trace and differentiate instead of failing or making an object array.
+    fn = UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+    if fn is None:
+        raise TypeError(
+            f"numpy's {ufunc.__name__}{'' if method == '__call__' else '.' + method} "
+            f"cannot take a traced value ({self.aval}); use funcgrad.numpy instead "
+            "(import funcgrad.numpy as fnp)" + user_location())
+    return fn(*inputs)
+
+
+def _reflect(fn: Callable[..., Any]) -> Callable[[Any, Any], Any]:
+    def reflected(self: Any, other: Any) -> Any:
+        return fn(other, self)
+    return reflected
+
+
+def _install() -> None:
+    """Give Tracer its numpy interface from the table: operators, methods, properties and
+    numpy's ufunc protocol."""
+    for row in TABLE.values():
+        for name in row.methods:
+            setattr(Tracer, name, row.method or row.fn)
+        for name in row.reflected:
+            setattr(Tracer, name, _reflect(row.fn))
+        for name in row.properties:
+            setattr(Tracer, name, property(row.fn))
+    setattr(Tracer, "__array_ufunc__", _array_ufunc)
+
+
+_install()

@@ -173,13 +173,15 @@ def _matching_leaves(
 
 
 def _array(x: Any) -> np.ndarray:
-    # Traced values (an update inside jit) stay traced: they have .shape and .dtype too.
+    # Traced values (an update inside jit) stay traced: they have .shape and .dtype too,
+    # and stand in for the arrays this module is typed with (hence the ignore).
     return x if isinstance(x, Tracer) else np.asarray(x)  # type: ignore[return-value]
 
 
 def _like(value: Any, param: np.ndarray) -> np.ndarray:
     # Casting back is the guarantee that the param dtype survives a float64 gradient; it
-    # is free (no copy) when the arithmetic already stayed in that dtype.
+    # is free (no copy) when the arithmetic already stayed in that dtype. (Traced inside
+    # jit, as above.)
     return astype(value, param.dtype)  # type: ignore[return-value]
 
 

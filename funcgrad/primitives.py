@@ -6,21 +6,23 @@ and never broadcast or promote. `funcgrad.numpy` does broadcasting and promotion
 explicit operations before binding them, so no rule here has to undo a broadcast.
 
 A VJP rule reads `rule(g, out, *args, **params)`: the output cotangent, the primal output,
-the primal inputs and the parameters; it returns the cotangent of one argument. Rules are
-written with funcgrad.numpy and operators, so they are differentiable themselves.
+the primal inputs and the parameters; it returns the cotangent of one argument. A batching
+rule reads `rule(prim, size, args, batched, **params)`: the batch size, the operands (the
+batched ones with a leading batch axis) and which are batched; it returns the batched
+output. Rules are written with funcgrad.numpy and operators, so they are differentiable
+and batchable themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from funcgrad import numpy as fnp
-from funcgrad.batching import batch_by_loop, batch_elementwise, move_to_front
-from funcgrad.core import Primitive, Rule, ShapedArray, ShapeError, bind, user_location
+from funcgrad.core import Primitive, Rule, ShapedArray, ShapeError, Tracer, bind, user_location
 
 Aval = Any  # anything with .shape and .dtype: ShapedArray, numpy array, tracer
 
@@ -70,6 +72,74 @@ def reduced_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
 def _reduce_shape(x: Aval, *, axes: tuple[int, ...], widen: bool = False) -> ShapedArray:
     shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
     return ShapedArray(shape, reduced_dtype(np.dtype(x.dtype)) if widen else np.dtype(x.dtype))
+
+
+# ---------------------------------------------------------------------------- batching helpers
+
+BatchRule = Callable[..., Any]
+"""rule(prim, size, args, batched, **params) -> the batched output (batch axis first)."""
+
+
+def move_to_front(x: Any, size: int, batched: bool,
+                  core_shape: tuple[int, ...] | None = None) -> Any:
+    """x as a (size, *core_shape) array: an unbatched x is broadcast, a batched one expanded.
+
+    core_shape defaults to x's own per-example shape.
+    """
+    shape = x.shape if isinstance(x, Tracer) else np.shape(x)
+    if core_shape is None:
+        core_shape = shape[1:] if batched else shape
+    target = (size, *core_shape)
+    if batched:
+        core = shape[1:]
+        if core != core_shape:
+            x = fnp.reshape(x, (size,) + (1,) * (len(core_shape) - len(core)) + core)
+    return x if fnp.shape(x) == target else fnp.broadcast_to(x, target)
+
+
+def batch_elementwise(prim: Primitive, size: int, args: Sequence[Any], batched: Sequence[bool],
+                      **params: Any) -> Any:
+    """The rule for elementwise primitives: bring every operand to the batched full shape."""
+    cores = [fnp.shape(a)[1:] if b else fnp.shape(a) for a, b in zip(args, batched)]
+    core = max(cores, key=len)
+    # Unbatched constant scalars may stay scalars; everything else takes the full shape.
+    return prim.bind(*(a if not b and not isinstance(a, Tracer) and c == () else
+                       move_to_front(a, size, b, core)
+                       for a, b, c in zip(args, batched, cores)), **params)
+
+
+def batch_each_example(prim: Primitive, size: int, args: Sequence[Any],
+                       batched: Sequence[bool], **params: Any) -> Any:
+    """prim applied to each example, stacked: for operations whose work is one separate
+    product per example anyway (a convolution with a kernel per example)."""
+    outs = [prim.bind(*(fnp.getitem(a, i) if b else a for a, b in zip(args, batched)),
+                      **params) for i in range(size)]
+    return fnp.stack(outs)
+
+
+def batch_leading(*data_args: int) -> BatchRule:
+    """The rule for primitives whose operands `data_args` share a leading (data batch) axis.
+
+    The vmapped axis is merged into that axis, so one call serves the whole batch (conv2d,
+    pooling). If any other operand is batched, each example is computed on its own.
+    """
+    def rule(prim: Primitive, size: int, args: Sequence[Any], batched: Sequence[bool],
+             **params: Any) -> Any:
+        if any(b for i, b in enumerate(batched) if i not in data_args):
+            return batch_each_example(prim, size, args, batched, **params)
+        merged = []
+        for i, (a, b) in enumerate(zip(args, batched)):
+            if i in data_args:
+                a = move_to_front(a, size, b)
+                shape = fnp.shape(a)
+                a = fnp.reshape(a, (size * shape[1], *shape[2:]))
+            merged.append(a)
+        outs = prim.bind_multi(*merged, **params) if prim.multiple_results else (
+            prim.bind(*merged, **params),)
+        split = [fnp.reshape(o, (size, fnp.shape(o)[0] // size, *fnp.shape(o)[1:]))
+                 for o in outs]
+        return tuple(split) if prim.multiple_results else split[0]
+    return rule
 
 
 # ---------------------------------------------------------------------------- elementwise
@@ -284,7 +354,7 @@ class ArrayKey(NamedTuple):
         return f"#{self.k}"
 
 
-class IndexKey(tuple):  # type: ignore[type-arg]
+class IndexKey(tuple[Any, ...]):
     """An index expression with its arrays taken out: ints, SliceKeys, None, ..., ArrayKeys."""
 
     def __repr__(self) -> str:
@@ -323,70 +393,86 @@ def _gather_rule(g: Any, out: Any, x: Any, *arrays: Any, index: IndexKey) -> Any
     return scatter_add_p.bind(fnp.zeros_like(x), g, *arrays, index=index)
 
 
-def _batched_index(index: IndexKey) -> IndexKey | None:
-    """index with a leading full slice for the vmapped axis, if that keeps the axis first.
+def _layout(index: IndexKey, ndim: int, shapes: Sequence[tuple[int, ...]]
+            ) -> tuple[bool, int, int, bool]:
+    """Where numpy puts the dims of the advanced indices (index arrays, and ints among
+    them) in x[index], x of `ndim` dims: whether they are separated by other entries
+    (then their dims come first), how many dims come before them otherwise, how many
+    they are, and whether the first of them is the first entry of the index."""
+    has_arrays = any(type(k) is ArrayKey for k in index)
+    adv = [i for i, k in enumerate(index)
+           if type(k) is ArrayKey or has_arrays and type(k) is int]
+    if not adv:
+        return False, 0, 0, False
+    separated = adv[-1] - adv[0] + 1 != len(adv)
+    consumed = sum(1 for k in index if k is not None and k is not Ellipsis)
+    before = sum(ndim - consumed if k is Ellipsis else 1 for k in index[:adv[0]])
+    return separated, before, len(np.broadcast_shapes(*shapes)), adv[0] == 0
 
-    numpy moves the axes of advanced indices (arrays, and ints among them) to the front
-    when slices separate them; then a leading slice would not stay in front.
+
+def _block_move(ndim: int, start: int, length: int, to: int) -> tuple[int, ...]:
+    """The permutation moving axes start..start+length-1 to position `to`."""
+    axes = list(range(ndim))
+    block, rest = axes[start:start + length], axes[:start] + axes[start + length:]
+    return tuple(rest[:to] + block + rest[to:])
+
+
+def _batched_index(size: int, index: IndexKey, x: Any, x_batched: bool,
+                   arrays: Sequence[Any], batched: Sequence[bool]
+                   ) -> tuple[IndexKey, tuple[Any, ...], tuple[int, ...] | None]:
+    """The index, index arrays and output permutation computing x[index] of every example
+    in one gather: x has a leading batch axis if x_batched, else it is shared.
+
+    The permutation takes numpy's layout of that one result to the batch axis followed by
+    each example's own layout (None if they agree).
     """
-    advanced = [i for i, k in enumerate(index)
-                if type(k) is ArrayKey or (type(k) is int and any(type(j) is ArrayKey
-                                                                  for j in index))]
-    if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
-        return None
-    return IndexKey((SliceKey(None, None, None), *index))
-
-
-def _batched_arrays(size: int, index: IndexKey, arrays: Any, batched: Any
-                    ) -> tuple[IndexKey, tuple[Any, ...]] | None:
-    """The index and arrays for a batch, when the index arrays themselves are batched.
-
-    An arange over the batch joins the leading block of index arrays, each array padded to
-    a common rank so that the batch axis lines up: x[arange(B)[:, None], i] for x[i].
-    """
-    if not index or type(index[0]) is not ArrayKey or _batched_index(index) is None:
-        return None
-    shapes = [a.shape[1:] if b else a.shape for a, b in zip(arrays, batched)]
-    rank = max(len(s) for s in shapes)
-    padded = tuple(fnp.reshape(a, ((size,) if b else (1,)) + (1,) * (rank - len(s)) + s)
+    shapes = [fnp.shape(a)[1:] if b else fnp.shape(a) for a, b in zip(arrays, batched)]
+    ndim = fnp.ndim(x) - x_batched
+    separated, before, n_adv, first = _layout(index, ndim, shapes)
+    full = SliceKey(None, None, None)
+    if not any(batched):  # x alone is batched: a full slice in front for its batch axis
+        key = IndexKey((full, *index))
+        perm = None
+        if separated:
+            perm = _block_move(len(_gather_shape(x, *arrays, index=key).shape), n_adv, 1, 0)
+        return key, tuple(arrays), perm
+    # Batched index arrays: the batch axis joins the block of advanced indices.
+    padded = tuple(fnp.reshape(a, ((size,) if b else (1,)) + (1,) * (n_adv - len(s)) + s)
                    for a, b, s in zip(arrays, batched, shapes))
-    batch = np.arange(size).reshape((size,) + (1,) * rank)
+    if not x_batched:
+        out_ndim = len(_gather_shape(x, *padded, index=index).shape)
+        return index, padded, None if separated else _block_move(out_ndim, before, 1, 0)
     key = IndexKey((ArrayKey(0), *(ArrayKey(k.k + 1) if type(k) is ArrayKey else k
                                    for k in index)))
-    return key, (batch, *padded)
+    new_arrays = (np.arange(size).reshape((size,) + (1,) * n_adv), *padded)
+    if separated or first or before == 0:
+        return key, new_arrays, None
+    out_ndim = len(_gather_shape(x, *new_arrays, index=key).shape)
+    return key, new_arrays, _block_move(out_ndim, 1, n_adv, 1 + before)
 
 
 def _batch_gather(prim: Primitive, size: int, args: Any, batched: Any, *,
                   index: IndexKey) -> Any:
     x, *arrays = args
-    if any(batched[1:]):
-        found = _batched_arrays(size, index, arrays, batched[1:])
-        if found is None:
-            return batch_by_loop(prim, size, args, batched, index=index)
-        key, new_arrays = found
-        x = move_to_front(x, size, batched[0])
-        return bind(prim, x, *new_arrays, index=key)
-    key_or_none = _batched_index(index)
-    if key_or_none is None:
-        return batch_by_loop(prim, size, args, batched, index=index)
-    return bind(prim, *args, index=key_or_none)
+    key, new_arrays, perm = _batched_index(size, index, x, batched[0], arrays, batched[1:])
+    out = prim.bind(x, *new_arrays, index=key)
+    return out if perm is None else fnp.transpose(out, perm)
 
 
 def _batch_scatter_add(prim: Primitive, size: int, args: Any, batched: Any, *,
                        index: IndexKey) -> Any:
+    # The result has a batch axis whatever is batched, so x takes one too; the updates
+    # come in each example's layout and go into the one the batched gather would have.
     x, updates, *arrays = args
-    if any(batched[2:]):
-        found = _batched_arrays(size, index, arrays, batched[2:])
-    else:
-        key_or_none = _batched_index(index)
-        found = None if key_or_none is None else (key_or_none, tuple(arrays))
-    if found is None:
-        return batch_by_loop(prim, size, args, batched, index=index)
-    key, new_arrays = found
     x = move_to_front(x, size, batched[0])
-    target = _gather_shape(x, *new_arrays, index=key).shape
-    updates = move_to_front(updates, size, batched[1], target[1:])
-    return bind(prim, x, updates, *new_arrays, index=key)
+    key, new_arrays, perm = _batched_index(size, index, x, True, arrays, batched[2:])
+    example = [ShapedArray(fnp.shape(a)[b:], np.dtype(np.intp))
+               for a, b in zip(arrays, batched[2:])]
+    target = _gather_shape(ShapedArray(fnp.shape(x)[1:], x.dtype), *example, index=index).shape
+    updates = move_to_front(updates, size, batched[1], target)
+    if perm is not None:
+        updates = fnp.transpose(updates, tuple(np.argsort(perm)))
+    return prim.bind(x, updates, *new_arrays, index=key)
 
 
 gather_p = Primitive("gather", _gather, _gather_shape,

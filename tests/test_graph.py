@@ -42,11 +42,11 @@ def test_graph_structure_is_typed() -> None:
     assert mul.inputs[0] is g.invars[0]
     lit = mul.inputs[1]
     assert isinstance(lit, Literal) and float(lit.value) == 2.0 and lit.aval.dtype == np.float32
-    assert tanh.inputs == (mul.out,) and red.inputs == (tanh.out,)
+    assert tanh.inputs == mul.outvars and red.inputs == tanh.outvars
     assert red.params == {"axes": (0,)}
-    assert tanh.out.aval.shape == (3,) and tanh.out.aval.dtype == np.float32
-    assert len(g.outvars) == 1 and g.outvars[0] is red.out
-    assert red.out.aval.shape == () and red.out.aval.dtype == np.float32
+    assert tanh.outvars[0].aval.shape == (3,) and tanh.outvars[0].aval.dtype == np.float32
+    assert len(g.outvars) == 1 and g.outvars[0] is red.outvars[0]
+    assert red.outvars[0].aval.shape == () and red.outvars[0].aval.dtype == np.float32
 
 
 def test_params_and_shapes_printed() -> None:

@@ -322,9 +322,13 @@ def test_float32_stays_float32(kind: str, window: int, stride: Optional[int]) ->
 def test_make_graph_names_the_pooling_primitives() -> None:
     x = np.ones((1, 2, 4, 4))
     text = str(fg.make_graph(fg.grad(lambda a: fnp.sum(nn.max_pool2d(a) ** 2)))(x))
-    assert "max_pool2d[window=(2, 2), stride=(2, 2)] a" in text
-    assert re.search(r"f64\[1,2,4,4\] = max_pool2d_grad\[window=\(2, 2\), stride=\(2, 2\)\] "
-                     r"\w+ a", text), text
+    # two outputs: the pooled values and where each window's maximum was, which the
+    # backward pass reads
+    found = re.search(r"\w+:f64\[1,2,2,2\], (\w+):u8\[1,2,2,2\] = "
+                      r"max_pool2d\[window=\(2, 2\), stride=\(2, 2\)\] a", text)
+    assert found, text
+    assert re.search(r"f64\[1,2,4,4\] = max_pool2d_grad\[window=\(2, 2\), stride=\(2, 2\), "
+                     rf"image_hw=\(4, 4\)\] \w+ {found.group(1)}\n", text), text
     text = str(fg.make_graph(fg.grad(lambda a: fnp.sum(nn.avg_pool2d(a, 3, 1) ** 2)))(x))
     assert "avg_pool2d[window=(3, 3), stride=(1, 1)] a" in text
     assert "avg_pool2d_grad[window=(3, 3), stride=(1, 1), image_hw=(4, 4)]" in text

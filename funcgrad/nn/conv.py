@@ -18,10 +18,10 @@ from typing import Any, Union
 import numpy as np
 
 from funcgrad import numpy as fnp
-from funcgrad.batching import batch_leading
-from funcgrad.core import Primitive, ShapedArray, ShapeError, Tracer, bind, user_location
+from funcgrad.batching import vmap
+from funcgrad.core import Array, ArrayLike, Primitive, ShapedArray, ShapeError, Tracer, user_location
 from funcgrad.nn import kernels
-from funcgrad.numpy import Array, ArrayLike
+from funcgrad.primitives import batch_leading, move_to_front
 
 Padding = Union[str, int, tuple[int, int]]
 """'VALID' (no padding), 'SAME' (output as large as the input), or zeros added per side."""
@@ -76,39 +76,37 @@ def _hw(a: Any) -> tuple[int, int]:
 
 conv2d_p: Primitive = Primitive(
     "conv2d", kernels.conv2d_forward, _conv_shape,
-    (lambda ct, y, x, k: bind(conv2d_input_grad_p, ct, k, image_hw=_hw(x)),
-     lambda ct, y, x, k: bind(conv2d_kernel_grad_p, x, ct, kernel_hw=_hw(k))),
+    (lambda ct, y, x, k: conv2d_input_grad_p.bind(ct, k, image_hw=_hw(x)),
+     lambda ct, y, x, k: conv2d_kernel_grad_p.bind(x, ct, kernel_hw=_hw(k))),
     batch_leading(0))
 conv2d_input_grad_p: Primitive = Primitive(
     "conv2d_input_grad", _input_grad, _input_grad_shape,
-    (lambda ct, gx, g, k, *, image_hw: bind(conv2d_p, ct, k),
-     lambda ct, gx, g, k, *, image_hw: bind(conv2d_kernel_grad_p, ct, g, kernel_hw=_hw(k))),
+    (lambda ct, gx, g, k, *, image_hw: conv2d_p.bind(ct, k),
+     lambda ct, gx, g, k, *, image_hw: conv2d_kernel_grad_p.bind(ct, g, kernel_hw=_hw(k))),
     batch_leading(0))
+
+
 def _each_image(prim: Primitive, **params: Any) -> Any:
     """prim applied to image n of the first operand with the n-th second operand, for all n."""
-    from funcgrad.batching import vmap
-
-    return vmap(lambda a, b: fnp.squeeze(bind(prim, fnp.expand_dims(a, 0), b, **params), 0))
+    return vmap(lambda a, b: fnp.squeeze(prim.bind(fnp.expand_dims(a, 0), b, **params), 0))
 
 
 def _batch_kernel_grad(prim: Primitive, size: int, args: Any, batched: Any, *,
                        kernel_hw: tuple[int, int]) -> Any:
     # Per-example kernel gradients (vmap of grad): merge the vmapped axis into the images,
     # take each image's kernel gradient in one batched product, and sum each example's.
-    from funcgrad.batching import move_to_front
-
     x, g = (move_to_front(a, size, b) for a, b in zip(args, batched))
     n = x.shape[1]
-    per_image = bind(conv2d_kernel_grad_per_image_p,
-                     fnp.reshape(x, (size * n, *x.shape[2:])),
-                     fnp.reshape(g, (size * n, *g.shape[2:])), kernel_hw=kernel_hw)
+    per_image = conv2d_kernel_grad_per_image_p.bind(
+        fnp.reshape(x, (size * n, *x.shape[2:])), fnp.reshape(g, (size * n, *g.shape[2:])),
+        kernel_hw=kernel_hw)
     return fnp.sum(fnp.reshape(per_image, (size, n, *per_image.shape[1:])), axis=1)
 
 
 conv2d_kernel_grad_p: Primitive = Primitive(
     "conv2d_kernel_grad", _kernel_grad, _kernel_grad_shape,
-    (lambda ct, gk, x, g, *, kernel_hw: bind(conv2d_input_grad_p, g, ct, image_hw=_hw(x)),
-     lambda ct, gk, x, g, *, kernel_hw: bind(conv2d_p, x, ct)),
+    (lambda ct, gk, x, g, *, kernel_hw: conv2d_input_grad_p.bind(g, ct, image_hw=_hw(x)),
+     lambda ct, gk, x, g, *, kernel_hw: conv2d_p.bind(x, ct)),
     _batch_kernel_grad)
 # Each image's kernel gradient on its own (the per-example gradients of vmap). Its VJPs
 # are, image by image, the input gradient and the forward convolution.
@@ -119,7 +117,8 @@ conv2d_kernel_grad_per_image_p: Primitive = Primitive(
                                            np.dtype(x.dtype)),
     (lambda ct, gk, x, g, *, kernel_hw:
         _each_image(conv2d_input_grad_p, image_hw=_hw(x))(g, ct),
-     lambda ct, gk, x, g, *, kernel_hw: _each_image(conv2d_p)(x, ct)))
+     lambda ct, gk, x, g, *, kernel_hw: _each_image(conv2d_p)(x, ct)),
+    batch_leading(0, 1))
 
 
 def padding_amounts(padding: Padding, kernel_hw: tuple[int, int]
@@ -157,4 +156,4 @@ def conv2d(x: ArrayLike, k: ArrayLike, padding: Padding = "VALID") -> Array:
             xa = fnp.pad(xa, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     _check(xa, ka)
     dtype = np.result_type(xa.dtype, ka.dtype)
-    return bind(conv2d_p, fnp.astype(xa, dtype), fnp.astype(ka, dtype))  # type: ignore[no-any-return]
+    return conv2d_p.bind(fnp.astype(xa, dtype), fnp.astype(ka, dtype))

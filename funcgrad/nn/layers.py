@@ -148,8 +148,9 @@ def serial(*layers: Layer) -> Layer:
     def apply(params: Params, x: Any) -> Array:
         if len(params) != len(layers):
             raise ValueError(f"serial: {len(layers)} layers but params for {len(params)}")
+        out: Array = x
         for layer, p in zip(layers, params):
-            x = layer.apply(p, x)
-        return x  # type: ignore[no-any-return]
+            out = layer.apply(p, out)
+        return out
 
     return Layer(init, apply)

@@ -1,25 +1,24 @@
 """Differentiable 2-D max and average pooling over NCHW images (VALID windows).
 
-Max pooling's gradient sends each output gradient to the maximum of its window; at ties
-it goes to the FIRST maximal element in row-major window order (as in PyTorch). Its
-second derivative exists too: the gradient is linear in the output gradient, and its
-transpose picks the elements at the saved maxima (`max_pool2d_select`), so the two
-primitives below are each other's VJPs. Average pooling is linear; its forward and
-backward are each other's VJPs likewise.
+Max pooling has two outputs: the pooled values and, per window, where its maximum was
+(`argmax`), which is all its backward pass needs. Its gradient sends each output gradient
+to that maximum; at ties it goes to the FIRST maximal element in row-major window order
+(as in PyTorch). Its second derivative exists too: the gradient is linear in the output
+gradient, and its transpose picks the elements at the saved maxima
+(`max_pool2d_select`), so the two primitives below are each other's VJPs. Average pooling
+is linear; its forward and backward are each other's VJPs likewise.
 """
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import numpy as np
 
 from funcgrad import numpy as fnp
-from funcgrad.batching import batch_leading
-from funcgrad.core import Primitive, ShapedArray, ShapeError, Tracer, bind, user_location
+from funcgrad.core import Array, ArrayLike, Primitive, ShapedArray, ShapeError, Tracer, user_location
 from funcgrad.nn import kernels
-from funcgrad.numpy import Array, ArrayLike
+from funcgrad.primitives import batch_leading
 
 Pair = tuple[int, int]
 
@@ -30,59 +29,40 @@ def _pooled_shape(x: Any, *, window: Pair, stride: Pair) -> ShapedArray:
                        np.dtype(x.dtype))
 
 
-# Where each window's maximum was, kept from the forward pass for the backward pass, by the
-# forward output's identity, for as long as that output lives. Both backward primitives
-# take the forward output y as an operand to find it; if it is not there (y made some other
-# way), the maxima are found again from x.
-_argmax_of_output: dict[int, Any] = {}
-
-
-def _max_pool(x: Any, *, window: Pair, stride: Pair) -> Any:
-    y, argmax = kernels.max_pool2d_forward(x, window, stride)
-    _argmax_of_output[id(y)] = argmax
-    weakref.finalize(y, _argmax_of_output.pop, id(y), None)
-    return y
-
-
-def _argmax(x: Any, y: Any, window: Pair, stride: Pair) -> Any:
-    saved = _argmax_of_output.get(id(y))
-    return saved if saved is not None else kernels.max_pool2d_forward(x, window, stride)[1]
-
-
-def _max_pool_grad(g: Any, x: Any, y: Any, *, window: Pair, stride: Pair) -> Any:
-    return kernels.max_pool2d_backward(g, _argmax(x, y, window, stride), window, stride,
-                                       x.shape)
-
-
-def _max_pool_select(v: Any, x: Any, y: Any, *, window: Pair, stride: Pair) -> Any:
-    return kernels.max_pool2d_select(v, _argmax(x, y, window, stride), window, stride)
+def _max_pool_shapes(x: Any, *, window: Pair, stride: Pair) -> tuple[ShapedArray, ShapedArray]:
+    y = _pooled_shape(x, window=window, stride=stride)
+    return y, ShapedArray(y.shape, np.min_scalar_type(window[0] * window[1] - 1))
 
 
 max_pool2d_p: Primitive = Primitive(
-    "max_pool2d", _max_pool, _pooled_shape,
-    (lambda ct, y, x, *, window, stride:
-        bind(max_pool2d_grad_p, ct, x, y, window=window, stride=stride),),
-    batch_leading(0))
-# The maxima's positions do not move under small changes of x, so x (and y) get no
-# gradient here.
+    "max_pool2d", lambda x, *, window, stride: kernels.max_pool2d_forward(x, window, stride),
+    _max_pool_shapes,
+    (lambda cts, outs, x, *, window, stride: max_pool2d_grad_p.bind(
+        cts[0], outs[1], window=window, stride=stride, image_hw=x.shape[2:]),),
+    batch_leading(0), multiple_results=True)
+# The maxima's positions do not move under small changes of x: argmax gets no gradient.
 max_pool2d_grad_p: Primitive = Primitive(
-    "max_pool2d_grad", _max_pool_grad,
-    lambda g, x, y, *, window, stride: ShapedArray(tuple(x.shape), np.dtype(g.dtype)),
-    (lambda ct, gx, g, x, y, *, window, stride:
-        bind(max_pool2d_select_p, ct, x, y, window=window, stride=stride), None, None),
-    batch_leading(0, 1, 2))
+    "max_pool2d_grad",
+    lambda g, argmax, *, window, stride, image_hw: kernels.max_pool2d_backward(
+        g, argmax, window, stride, (*g.shape[:2], *image_hw)),
+    lambda g, argmax, *, window, stride, image_hw: ShapedArray((*g.shape[:2], *image_hw),
+                                                               np.dtype(g.dtype)),
+    (lambda ct, gx, g, argmax, *, window, stride, image_hw: max_pool2d_select_p.bind(
+        ct, argmax, window=window, stride=stride), None),
+    batch_leading(0, 1))
 max_pool2d_select_p: Primitive = Primitive(
-    "max_pool2d_select", _max_pool_select,
-    lambda v, x, y, *, window, stride: _pooled_shape(x, window=window, stride=stride),
-    (lambda ct, out, v, x, y, *, window, stride:
-        bind(max_pool2d_grad_p, ct, x, y, window=window, stride=stride), None, None),
-    batch_leading(0, 1, 2))
+    "max_pool2d_select",
+    lambda v, argmax, *, window, stride: kernels.max_pool2d_select(v, argmax, window, stride),
+    lambda v, argmax, *, window, stride: _pooled_shape(v, window=window, stride=stride),
+    (lambda ct, out, v, argmax, *, window, stride: max_pool2d_grad_p.bind(
+        ct, argmax, window=window, stride=stride, image_hw=v.shape[2:]), None),
+    batch_leading(0, 1))
 
 avg_pool2d_p: Primitive = Primitive(
     "avg_pool2d", lambda x, *, window, stride: kernels.avg_pool2d_forward(x, window, stride),
     _pooled_shape,
     (lambda ct, y, x, *, window, stride:
-        bind(avg_pool2d_grad_p, ct, window=window, stride=stride, image_hw=x.shape[2:]),),
+        avg_pool2d_grad_p.bind(ct, window=window, stride=stride, image_hw=x.shape[2:]),),
     batch_leading(0))
 avg_pool2d_grad_p: Primitive = Primitive(
     "avg_pool2d_grad",
@@ -91,7 +71,7 @@ avg_pool2d_grad_p: Primitive = Primitive(
     lambda g, *, window, stride, image_hw: ShapedArray((*g.shape[:2], *image_hw),
                                                        np.dtype(g.dtype)),
     (lambda ct, gx, g, *, window, stride, image_hw:
-        bind(avg_pool2d_p, ct, window=window, stride=stride),),
+        avg_pool2d_p.bind(ct, window=window, stride=stride),),
     batch_leading(0))
 
 
@@ -116,7 +96,9 @@ def _pool(prim: Primitive, name: str, x: ArrayLike, window: int | Pair,
                          f"{shape}" + user_location())
     if xa.dtype.kind not in "fc":
         xa = fnp.astype(xa, np.float64)
-    return bind(prim, xa, window=win, stride=st)  # type: ignore[no-any-return]
+    if prim.multiple_results:
+        return prim.bind_multi(xa, window=win, stride=st)[0]
+    return prim.bind(xa, window=win, stride=st)
 
 
 def max_pool2d(x: ArrayLike, window: int | Pair = 2, stride: int | Pair | None = None) -> Array:
