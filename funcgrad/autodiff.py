@@ -26,8 +26,8 @@ from typing_extensions import ParamSpec
 from funcgrad import numpy as fnp
 from funcgrad import tree
 from funcgrad.batching import vmap
-from funcgrad.config import config
-from funcgrad.core import (Backward, Primitive, ShapedArray, Trace, Tracer, aval_of, apply,
+from funcgrad.config import checking_nans
+from funcgrad.core import (Backward, Primitive, ShapedArray, Trace, Tracer, aval_of, bind,
                            check_finite, differentiable, new_trace, short_dtype, unaliased)
 from funcgrad.graph import Graph, Literal, Var, trace_avals
 
@@ -61,7 +61,8 @@ class VJPTracer(Tracer):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self.primal.shape)
+        shape: tuple[int, ...] = self.primal.shape
+        return shape
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -122,26 +123,27 @@ class VJPTrace(Trace):
         primals = []
         parents = []
         nested = False
-        by_rules = prim.vjp_call is None
+        vjp_call = prim.vjp_call
         for i, a in enumerate(args):
             if type(a) is VJPTracer and a._trace is self:
                 primals.append(a.primal)
-                if not by_rules or prim.vjp_rule(i) is not None:
+                if vjp_call is not None or prim.vjp_rule(i) is not None:
                     parents.append((i, a))
             else:
                 primals.append(a)
             nested = nested or isinstance(primals[-1], Tracer)
-        if parents and prim.vjp_call is not None:
+        if parents and vjp_call is not None:
             diff = [False] * len(args)
             for i, _ in parents:
                 diff[i] = True
-            outs, backward = prim.vjp_call(diff, primals, params)
+            outs, backward = vjp_call(diff, primals, params)
             return self._record(prim, params, tuple(primals), outs, tuple(parents), backward)
+        out: Any
         if nested:
-            out = apply(prim, primals, params)
+            out = bind(prim, *primals, **params)
         else:
             out = prim.impl(*primals, **params)
-            if config.debug_nans:
+            if checking_nans():
                 check_finite(prim, primals, params, out)
         if not parents:
             return out  # stop_gradient, integer inputs: nothing to differentiate
@@ -190,8 +192,13 @@ class VJPTrace(Trace):
                     for argnum, parent in node.parents:
                         rule = prim.vjp_rule(argnum)
                         assert rule is not None
-                        _send(prim, node, argnum, parent,
-                              rule(ct, node.primal, *node.args, **node.params))
+                        c = rule(ct, node.primal, *node.args, **node.params)
+                        if c is None:
+                            continue
+                        if checking_nans() or c.shape != parent.shape or c.dtype != parent.dtype:
+                            _send(prim, node, argnum, parent, c)  # checks it, and says why not
+                        else:  # the common case, inline: this runs for every operation
+                            parent.ct = c if parent.ct is None else parent.ct + c
                 else:
                     assert isinstance(node, MultiNode)
                     cts = _take_cotangents(node.outs)
@@ -235,7 +242,7 @@ def _send(prim: Primitive, node: VJPTracer | MultiNode, argnum: int, parent: VJP
     """Add a rule's cotangent for argument `argnum` to that argument, after checking it."""
     if c is None:
         return
-    if config.debug_nans:
+    if checking_nans():
         check_finite(prim, node.args, node.params, c, vjp_of_arg=argnum)
     if c.shape != parent.shape or c.dtype != parent.dtype:
         raise TypeError(
@@ -282,14 +289,25 @@ def vjp(f: Callable[..., Any], *primals: Any,
 
 
 def _vjp(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
-         argnums: Sequence[int], has_aux: bool, keep_tape: bool
+         argnums: Sequence[int], has_aux: bool, keep_tape: bool, floats_only: bool = False
          ) -> tuple[Any, Any, Callable[[Any], tuple[Any, ...]]]:
-    """Trace f with the arguments at `argnums` differentiable; the shared core of vjp and grad."""
+    """Trace f with the arguments at `argnums` differentiable; the shared core of vjp and grad.
+
+    Integer and bool leaves are passed through undifferentiated, or, with floats_only
+    (grad), rejected.
+    """
     diff_args = [args[i] for i in argnums]
     leaves, in_tree = tree.flatten(diff_args)
     with new_trace(VJPTrace) as trace:
-        inputs = [trace.new_input(x if isinstance(x, Tracer) else np.asarray(x))
-                  if differentiable(aval_of(x).dtype) else x for x in leaves]
+        inputs: list[Any] = []
+        for x in leaves:
+            x = x if isinstance(x, (Tracer, np.ndarray)) else np.asarray(x)
+            if differentiable(x.dtype):
+                inputs.append(trace.new_input(x))
+            elif floats_only:
+                _reject_integer_args(args, argnums, _fname(f))
+            else:
+                inputs.append(x)
         diff_trees = tree.unflatten(in_tree, inputs)
         out = f(*substitute(args, argnums, diff_trees), **kwargs)
         aux = None
@@ -298,7 +316,7 @@ def _vjp(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
             aux = tree.map(lambda x: _unwrap(trace, x), aux)
         out_leaves, out_tree = tree.flatten(out)
     # Results are arrays the caller owns: never one of their own arguments, nor read-only.
-    out_primals = unaliased([_unwrap(trace, x) for x in out_leaves], tree.leaves(list(args)))
+    out_primals = unaliased([_unwrap(trace, x) for x in out_leaves], [*leaves, *args])
 
     def pullback(cotangent: Any) -> tuple[Any, ...]:
         ct_leaves, ct_tree = tree.flatten(cotangent)
@@ -336,7 +354,7 @@ def _check_argnums(argnums: int | Sequence[int], nargs: int, fname: str) -> tupl
     return tuple(n % nargs for n in nums)
 
 
-def _check_float_args(args: Sequence[Any], argnums: Sequence[int], fname: str) -> None:
+def _reject_integer_args(args: Sequence[Any], argnums: Sequence[int], fname: str) -> None:
     for n in argnums:
         for leaf in tree.leaves(args[n]):
             dtype = aval_of(leaf).dtype
@@ -374,8 +392,8 @@ def value_and_grad(f: Callable[P, Any], argnums: int | Sequence[int] = 0,
     @functools.wraps(f)
     def value_and_grad_f(*args: P.args, **kwargs: P.kwargs) -> tuple[Any, Any]:
         nums = _check_argnums(argnums, len(args), fname)
-        _check_float_args(args, nums, fname)
-        out, aux, pullback = _vjp(f, args, kwargs, nums, has_aux, keep_tape=False)
+        out, aux, pullback = _vjp(f, args, kwargs, nums, has_aux, keep_tape=False,
+                                  floats_only=True)
         _check_scalar(out, fname, has_aux)
         grads = pullback(np.ones((), aval_of(out).dtype))
         g = grads[0] if isinstance(argnums, int) else grads

@@ -13,6 +13,9 @@ from contextvars import ContextVar
 
 _debug_nans: ContextVar[bool] = ContextVar("funcgrad_debug_nans", default=False)
 
+checking_nans = _debug_nans.get
+"""Whether debug_nans is on in this thread: a plain call, for the hot paths that ask."""
+
 
 class Config:
     """funcgrad's settings. debug_nans: raise at the first primitive that makes a nan or inf."""

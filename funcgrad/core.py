@@ -20,11 +20,11 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Union, cast
 
 import numpy as np
 
-from funcgrad.config import config
+from funcgrad.config import checking_nans
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
@@ -166,32 +166,21 @@ class Primitive:
 
     def bind(self, *args: Any, **params: Any) -> Array:
         """Apply the primitive (one output) under whatever transformations are active."""
-        out: Array = apply(self, args, params)
-        return out
+        return bind(self, *args, **params)
 
     def bind_multi(self, *args: Any, **params: Any) -> tuple[Array, ...]:
         """Apply a primitive with several outputs; returns them as a tuple."""
-        outs: tuple[Array, ...] = apply(self, args, params)
-        return outs
+        return bind_multi(self, *args, **params)
 
     def __repr__(self) -> str:
         return self.name
 
 
 def bind(prim: Primitive, *args: Any, **params: Any) -> Array:
-    """Run `prim` (one output) on `args`: in numpy, or in the innermost trace among them."""
-    out: Array = apply(prim, args, params)
-    return out
+    """Run `prim` on `args`: in numpy, or in the innermost trace among them.
 
-
-def bind_multi(prim: Primitive, *args: Any, **params: Any) -> tuple[Array, ...]:
-    """Run a primitive with several outputs; returns them as a tuple."""
-    outs: tuple[Array, ...] = apply(prim, args, params)
-    return outs
-
-
-def apply(prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Any:
-    """bind's work, untyped: the output, or the tuple of outputs."""
+    Typed for primitives with one output; `bind_multi` is the same for several.
+    """
     trace: Trace | None = None
     for arg in args:
         if isinstance(arg, Tracer):
@@ -199,13 +188,19 @@ def apply(prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Any:
             if trace is None or t.level > trace.level:
                 trace = t
     if trace is None:
-        out = prim.impl(*args, **params)
-        if config.debug_nans:
+        out: Array = prim.impl(*args, **params)
+        if checking_nans():
             check_finite(prim, args, params, out)
         return out
     if not trace.active:
         raise _leaked(trace)
-    return trace.process(prim, args, params)
+    result: Array = trace.process(prim, args, params)
+    return result
+
+
+def bind_multi(prim: Primitive, *args: Any, **params: Any) -> tuple[Array, ...]:
+    """Run a primitive with several outputs; returns them as a tuple."""
+    return cast(tuple[Array, ...], bind(prim, *args, **params))
 
 
 def check_finite(prim: Primitive, args: Sequence[Any], params: dict[str, Any], out: Any,
@@ -236,27 +231,29 @@ def _leaked(trace: Trace) -> LeakedTracerError:
 
 
 def unaliased(outputs: Sequence[Any], sources: Sequence[Any]) -> list[Any]:
-    """The outputs, each copied if it is read-only or shares memory with one of `sources`.
+    """The outputs, each copied if it is read-only or shares memory with one of `sources`
+    or with an earlier output.
 
     Results handed to the user (of jit, grad, vjp) are then ordinary arrays they own:
     writing into one never changes an argument, a cached constant or another result.
     """
-    def root(a: Any) -> Any:
-        while isinstance(a.base, np.ndarray):
-            a = a.base
-        return a
-
-    taken = {id(root(s)) for s in sources if isinstance(s, np.ndarray)}
+    taken = {id(_memory_owner(s)) for s in sources if type(s) is np.ndarray}
     out = []
     for o in outputs:
-        if isinstance(o, np.ndarray):
-            r = id(root(o))
-            if r in taken or not o.flags.writeable:
+        if type(o) is np.ndarray:
+            owner = id(_memory_owner(o))
+            if owner in taken or not o.flags.writeable:
                 o = np.array(o)
-                r = id(o)
-            taken.add(r)
+                owner = id(o)
+            taken.add(owner)
         out.append(o)
     return out
+
+
+def _memory_owner(a: np.ndarray[Any, Any]) -> Any:
+    while type(a.base) is np.ndarray:
+        a = a.base
+    return a
 
 
 # ---------------------------------------------------------------------------- traces

@@ -20,7 +20,7 @@ import numpy as np
 from typing_extensions import ParamSpec
 
 from funcgrad import tree
-from funcgrad.core import Primitive, ShapedArray, Trace, Tracer, aval_of, apply, new_trace
+from funcgrad.core import Primitive, ShapedArray, Trace, Tracer, aval_of, bind, new_trace
 
 P = ParamSpec("P")
 
@@ -150,7 +150,7 @@ class Graph(Generic[P]):
             return atom.value if isinstance(atom, Literal) else env[atom]
 
         for eqn in self.eqns:
-            out = apply(eqn.prim, [read(a) for a in eqn.inputs], eqn.params)
+            out: Any = bind(eqn.prim, *[read(a) for a in eqn.inputs], **eqn.params)
             if eqn.prim.multiple_results:
                 env.update(zip(eqn.outvars, out))
             else:

@@ -31,7 +31,7 @@ from typing_extensions import ParamSpec
 from funcgrad import tree
 from funcgrad.autodiff import substitute, vjp_graph
 from funcgrad.batching import batch_graph
-from funcgrad.config import config
+from funcgrad.config import checking_nans
 from funcgrad.core import (Backward, ConcretizationError, Primitive, Tracer, aval_of,
                            unaliased)
 from funcgrad.graph import Atom, Eqn, Graph, Literal, Var, hoist_traced_consts, trace_avals
@@ -202,7 +202,7 @@ def compile_numpy(graph: Graph[Any]) -> Callable[..., list[Any]]:
 def run(graph: Graph[Any], args: Sequence[Any]) -> list[Any]:
     """Evaluate a closed graph on arrays: its compiled replay (made once per graph), or,
     with debug_nans, equation by equation so each primitive is checked."""
-    if config.debug_nans:
+    if checking_nans():
         return graph.evaluate(args)
     replay: Callable[..., list[Any]] | None = graph.derived.get("replay")
     if replay is None:

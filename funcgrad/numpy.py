@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import enum
 import math
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -26,9 +27,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from funcgrad import primitives as P
-from funcgrad.config import config
+from funcgrad.config import checking_nans
 from funcgrad.core import (Array, ArrayLike, ConcretizationError, Primitive, ShapeError, Tracer,
-                           check_finite, user_location)
+                           bind, check_finite, user_location)
 
 __all__ = ["Array", "ArrayLike"]  # and every row of TABLE, and the functions defined below
 
@@ -100,7 +101,7 @@ def _inexact_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
 
 def _eager(prim: Primitive, xs: Sequence[Any]) -> Array:
     out: Array = prim.impl(*xs)
-    if config.debug_nans:
+    if checking_nans():
         check_finite(prim, xs, {}, out)
     return out
 
@@ -122,25 +123,27 @@ def _axes(name: str, axis: Axis, ndim: int) -> tuple[int, ...]:
 
 # ---------------------------------------------------------------------------- the table
 
-Promotion = Callable[[Sequence[Any]], np.dtype[Any]]
-"""How a row promotes its traced arguments: their common dtype from theirs."""
+class Promotion(enum.Enum):
+    """How a row promotes its arguments to one dtype."""
+
+    COMMON = "numpy's promotion, Python scalars weak: add, maximum, comparisons"
+    INEXACT = "the common dtype, made floating point: exp, sin, divide"
 
 
-def common_dtype(xs: Sequence[Any]) -> np.dtype[Any]:
-    """numpy's promotion (Python scalars weak): add, multiply, maximum, comparisons."""
-    return np.result_type(*(_dtype_or_scalar(x) for x in xs))
+COMMON, INEXACT = Promotion.COMMON, Promotion.INEXACT
 
 
-def inexact_dtype(xs: Sequence[Any]) -> np.dtype[Any]:
-    """The common dtype, made floating point: exp, sin, divide."""
-    return _inexact_dtype(common_dtype(xs))
+def promoted_dtype(promotion: Promotion, xs: Sequence[Any]) -> np.dtype[Any]:
+    """The dtype the arguments of a row are promoted to."""
+    dtype: np.dtype[Any] = np.result_type(*(_dtype_or_scalar(x) for x in xs))
+    return _inexact_dtype(dtype) if promotion is INEXACT else dtype
 
 
 @dataclasses.dataclass(frozen=True)
 class Row:
     """One function of the numpy layer.
 
-    prim: the primitive it binds after promotion (`promote`) and broadcasting, or None for
+    prim: the primitive it binds after promotion (`promotion`) and broadcasting, or None for
     a composition written out below. ufunc: numpy's ufunc that runs it when given a
     tracer. methods / reflected / properties: the Tracer operators, methods and properties
     it provides (the reflected ones, `__radd__`, with their operands swapped), through
@@ -150,7 +153,7 @@ class Row:
     name: str
     fn: Callable[..., Any]
     prim: Primitive | None = None
-    promote: Promotion | None = None
+    promotion: Promotion | None = None
     ufunc: np.ufunc | None = None
     methods: tuple[str, ...] = ()
     reflected: tuple[str, ...] = ()
@@ -183,37 +186,44 @@ def _add_row(row: Row) -> None:
     TABLE[row.name] = row
 
 
-def _elementwise(prim: Primitive, name: str, promote: Promotion, xs: Sequence[Any]) -> Array:
-    """Bind an elementwise primitive after promotion and broadcasting (numpy's, eagerly)."""
-    if not _any_traced(xs):
-        return _eager(prim, xs)
-    if len(xs) == 1:
-        (x,) = xs
-        dtype = promote(xs)
-        return prim.bind(x if x.dtype == dtype else P.convert_p.bind(x, dtype=dtype))
+def _elementwise(prim: Primitive, name: str, promotion: Promotion, xs: Sequence[Any]) -> Array:
+    """Bind a binary elementwise primitive after promotion and broadcasting (numpy's,
+    eagerly)."""
+    # The common case first, without the general path's calls: this runs for every
+    # operation under grad.
     x, y = xs
-    if isinstance(x, Tracer) and isinstance(y, Tracer) and x.aval == y.aval:
-        return prim.bind(x, y)  # the common case, without the general path's checks
-    return prim.bind(*_broadcast(name, _promote(xs, promote(xs))))
+    if isinstance(x, Tracer):
+        if (isinstance(y, Tracer) and x.aval == y.aval
+                and (promotion is COMMON or x.dtype.kind in "fc")):
+            return bind(prim, x, y)
+    elif not isinstance(y, Tracer):
+        return _eager(prim, xs)
+    return bind(prim, *_broadcast(name, _promote(xs, promoted_dtype(promotion, xs))))
 
 
-def unary(name: str, prim: Primitive, promote: Promotion, ufunc: np.ufunc | None, doc: str,
+def unary(name: str, prim: Primitive, promotion: Promotion, ufunc: np.ufunc | None, doc: str,
           methods: tuple[str, ...] = ()) -> Unary:
     """The row of an elementwise primitive of one operand, and its function."""
     def fn(x: ArrayLike, /) -> Array:
-        return _elementwise(prim, name, promote, (x,))
+        if not isinstance(x, Tracer):
+            return _eager(prim, (x,))
+        if promotion is INEXACT and x.dtype.kind not in "fc":
+            x = bind(P.convert_p, x, dtype=_inexact_dtype(x.dtype))
+        return bind(prim, x)
 
-    _add_row(Row(name, _named(fn, name, doc), prim, promote, ufunc, methods))
+    _add_row(Row(name, _named(fn, name, doc), prim, promotion, ufunc, methods))
     return fn
 
 
-def binary(name: str, prim: Primitive, promote: Promotion, ufunc: np.ufunc | None, doc: str,
+def binary(name: str, prim: Primitive, promotion: Promotion, ufunc: np.ufunc | None, doc: str,
            methods: tuple[str, ...] = (), reflected: tuple[str, ...] = ()) -> Binary:
     """The row of an elementwise primitive of two operands, and its function."""
     def fn(x: ArrayLike, y: ArrayLike, /) -> Array:
-        return _elementwise(prim, name, promote, (x, y))
+        if not isinstance(x, Tracer) and not isinstance(y, Tracer):
+            return _eager(prim, (x, y))  # inside VJP rules, on numpy arrays
+        return _elementwise(prim, name, promotion, (x, y))
 
-    _add_row(Row(name, _named(fn, name, doc), prim, promote, ufunc, methods, reflected))
+    _add_row(Row(name, _named(fn, name, doc), prim, promotion, ufunc, methods, reflected))
     return fn
 
 
@@ -233,69 +243,69 @@ def alias(name: str, fn: F) -> F:
 # ---------------------------------------------------------------------------- elementwise
 # A row each: name, primitive, promotion, numpy's ufunc, docstring, Tracer operators.
 
-add: Binary = binary("add", P.add_p, common_dtype, np.add,
+add: Binary = binary("add", P.add_p, COMMON, np.add,
                      "x + y, elementwise with broadcasting.",
                      methods=("__add__",), reflected=("__radd__",))
-subtract: Binary = binary("subtract", P.sub_p, common_dtype, np.subtract,
+subtract: Binary = binary("subtract", P.sub_p, COMMON, np.subtract,
                           "x - y, elementwise with broadcasting.",
                           methods=("__sub__",), reflected=("__rsub__",))
-multiply: Binary = binary("multiply", P.mul_p, common_dtype, np.multiply,
+multiply: Binary = binary("multiply", P.mul_p, COMMON, np.multiply,
                           "x * y, elementwise with broadcasting.",
                           methods=("__mul__",), reflected=("__rmul__",))
-divide: Binary = binary("divide", P.div_p, inexact_dtype, np.divide,
+divide: Binary = binary("divide", P.div_p, INEXACT, np.divide,
                         "x / y (true division), elementwise with broadcasting.",
                         methods=("__truediv__",), reflected=("__rtruediv__",))
 true_divide = alias("true_divide", divide)
-maximum: Binary = binary("maximum", P.max_p, common_dtype, np.maximum,
+maximum: Binary = binary("maximum", P.max_p, COMMON, np.maximum,
                          "Elementwise maximum; at ties the gradient is split evenly.")
-minimum: Binary = binary("minimum", P.min_p, common_dtype, np.minimum,
+minimum: Binary = binary("minimum", P.min_p, COMMON, np.minimum,
                          "Elementwise minimum; at ties the gradient is split evenly.")
-negative: Unary = unary("negative", P.neg_p, common_dtype, np.negative,
+negative: Unary = unary("negative", P.neg_p, COMMON, np.negative,
                         "-x elementwise.", methods=("__neg__",))
-sign: Unary = unary("sign", P.sign_p, common_dtype, np.sign,
+sign: Unary = unary("sign", P.sign_p, COMMON, np.sign,
                     "-1, 0 or 1 by the sign of x (gradient zero).")
-abs: Unary = unary("abs", P.abs_p, common_dtype, np.absolute,
+abs: Unary = unary("abs", P.abs_p, COMMON, np.absolute,
                    "|x| elementwise; its gradient at 0 is 0.", methods=("__abs__",))
 absolute = alias("absolute", abs)
-sqrt: Unary = unary("sqrt", P.sqrt_p, inexact_dtype, np.sqrt,
+sqrt: Unary = unary("sqrt", P.sqrt_p, INEXACT, np.sqrt,
                     "Square root, elementwise.")
-exp: Unary = unary("exp", P.exp_p, inexact_dtype, np.exp,
+exp: Unary = unary("exp", P.exp_p, INEXACT, np.exp,
                    "e ** x, elementwise.")
-log: Unary = unary("log", P.log_p, inexact_dtype, np.log,
+log: Unary = unary("log", P.log_p, INEXACT, np.log,
                    "Natural logarithm, elementwise.")
-log1p: Unary = unary("log1p", P.log1p_p, inexact_dtype, np.log1p,
+log1p: Unary = unary("log1p", P.log1p_p, INEXACT, np.log1p,
                      "log(1 + x), accurate for small x.")
-expm1: Unary = unary("expm1", P.expm1_p, inexact_dtype, np.expm1,
+expm1: Unary = unary("expm1", P.expm1_p, INEXACT, np.expm1,
                      "exp(x) - 1, accurate for small x.")
-sin: Unary = unary("sin", P.sin_p, inexact_dtype, np.sin,
+sin: Unary = unary("sin", P.sin_p, INEXACT, np.sin,
                    "Sine, elementwise.")
-cos: Unary = unary("cos", P.cos_p, inexact_dtype, np.cos,
+cos: Unary = unary("cos", P.cos_p, INEXACT, np.cos,
                    "Cosine, elementwise.")
-tan: Unary = unary("tan", P.tan_p, inexact_dtype, np.tan,
+tan: Unary = unary("tan", P.tan_p, INEXACT, np.tan,
                    "Tangent, elementwise.")
-tanh: Unary = unary("tanh", P.tanh_p, inexact_dtype, np.tanh,
+tanh: Unary = unary("tanh", P.tanh_p, INEXACT, np.tanh,
                     "Hyperbolic tangent, elementwise.")
-less: Binary = binary("less", P.lt_p, common_dtype, np.less,
+less: Binary = binary("less", P.lt_p, COMMON, np.less,
                       "x < y elementwise (bool, no gradient).", methods=("__lt__",))
-less_equal: Binary = binary("less_equal", P.le_p, common_dtype, np.less_equal,
+less_equal: Binary = binary("less_equal", P.le_p, COMMON, np.less_equal,
                             "x <= y elementwise (bool, no gradient).", methods=("__le__",))
-greater: Binary = binary("greater", P.gt_p, common_dtype, np.greater,
+greater: Binary = binary("greater", P.gt_p, COMMON, np.greater,
                          "x > y elementwise (bool, no gradient).", methods=("__gt__",))
-greater_equal: Binary = binary("greater_equal", P.ge_p, common_dtype, np.greater_equal,
+greater_equal: Binary = binary("greater_equal", P.ge_p, COMMON, np.greater_equal,
                                "x >= y elementwise (bool, no gradient).", methods=("__ge__",))
-equal: Binary = binary("equal", P.eq_p, common_dtype, np.equal,
+equal: Binary = binary("equal", P.eq_p, COMMON, np.equal,
                        "x == y elementwise (bool, no gradient).", methods=("__eq__",))
-not_equal: Binary = binary("not_equal", P.ne_p, common_dtype, np.not_equal,
+not_equal: Binary = binary("not_equal", P.ne_p, COMMON, np.not_equal,
                            "x != y elementwise (bool, no gradient).", methods=("__ne__",))
-logical_and: Binary = binary("logical_and", P.and_p, common_dtype, np.logical_and,
+logical_and: Binary = binary("logical_and", P.and_p, COMMON, np.logical_and,
                              "Elementwise and (bool).")
-logical_or: Binary = binary("logical_or", P.or_p, common_dtype, np.logical_or,
+logical_or: Binary = binary("logical_or", P.or_p, COMMON, np.logical_or,
                             "Elementwise or (bool).")
-logical_not: Unary = unary("logical_not", P.not_p, common_dtype, np.logical_not,
+logical_not: Unary = unary("logical_not", P.not_p, COMMON, np.logical_not,
                            "Elementwise not (bool).")
-isfinite: Unary = unary("isfinite", P.isfinite_p, common_dtype, np.isfinite,
+isfinite: Unary = unary("isfinite", P.isfinite_p, COMMON, np.isfinite,
                         "True where x is neither infinite nor nan.")
-stop_gradient: Unary = unary("stop_gradient", P.stop_gradient_p, common_dtype, None,
+stop_gradient: Unary = unary("stop_gradient", P.stop_gradient_p, COMMON, None,
                              "x, but with a zero gradient: derivatives do not flow through it.")
 
 
@@ -303,7 +313,7 @@ def power(x: ArrayLike, y: ArrayLike) -> Array:
     """x ** y elementwise; an integer exponent uses repeated multiplication."""
     if isinstance(y, (int, np.integer)) and not isinstance(y, bool) and isinstance(x, Tracer):
         return x if y == 1 else P.integer_pow_p.bind(x, y=int(y))
-    return _elementwise(P.pow_p, "power", common_dtype, (x, y))
+    return _elementwise(P.pow_p, "power", COMMON, (x, y))
 
 
 def square(x: ArrayLike) -> Array:
@@ -325,7 +335,7 @@ def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Array:
     """x where condition holds, else y, with broadcasting."""
     if not _any_traced((condition, x, y)):
         return np.where(condition, x, y)
-    xx, yy = _promote((x, y), common_dtype((x, y)))
+    xx, yy = _promote((x, y), promoted_dtype(COMMON, (x, y)))
     return P.select_p.bind(*_broadcast("where", (astype(condition, np.bool_), xx, yy)))
 
 
@@ -621,7 +631,8 @@ def _index_key(x: Array, key: Any) -> tuple[P.IndexKey, tuple[Any, ...]]:
 def getitem(x: ArrayLike, key: Any) -> Array:
     """x[key]: ints, slices, None, ..., integer arrays and boolean masks, as numpy's."""
     if not isinstance(x, Tracer) and not _contains_tracer(key):
-        return np.asarray(np.asarray(x)[key])
+        picked: Array = np.asarray(x)[key]
+        return picked
     x = x if isinstance(x, Tracer) else np.asarray(x)
     index, arrays = _index_key(x, key)
     return P.gather_p.bind(x, *arrays, index=index)
@@ -700,7 +711,8 @@ def matmul(x: ArrayLike, y: ArrayLike) -> Array:
                          f"first) != {ky} ({'second-to-last' if len(ys) > 1 else 'only'} axis "
                          "of the second)" + user_location())
     if not (isinstance(x, Tracer) or isinstance(y, Tracer)):
-        return np.asarray(np.matmul(x, y))
+        product: Array = np.matmul(x, y)
+        return product
     dtype = np.result_type(_dtype_or_scalar(x), _dtype_or_scalar(y))
     a, b = astype(x, dtype), astype(y, dtype)
     if len(xs) <= 2 and len(ys) <= 2:
