@@ -390,3 +390,122 @@ def test_simplify_folds_equations_on_constants() -> None:
     (folded,) = simple.consts
     np.testing.assert_allclose(folded, [0.0, 1.0], atol=1e-16)
     np.testing.assert_allclose(simple(np.array([5.0, 7.0])), [0.0, 7.0], atol=1e-15)
+
+
+# ---------------------------------------------------------------------------- the call
+
+
+def test_a_jitted_call_is_one_equation_with_its_graph_nested() -> None:
+    g = jit(fnp.sin)
+    text = str(make_graph(lambda x: g(x) * 2.0)(1.0))
+    assert text.splitlines() == [
+        "graph(a:f64[]) {",
+        "  b:f64[] = call[name=sin] a",
+        "    body: graph(c:f64[]) {",
+        "      d:f64[] = sin c",
+        "      return d",
+        "    }",
+        "  e:f64[] = mul b 2.0:f64[]",
+        "  return e",
+        "}",
+    ]
+
+
+def test_grad_of_jit_keeps_jit_graphs_for_both_passes() -> None:
+    # grad of a call is a call of the forward graph (with residuals) and one of the
+    # backward graph: no equation of f's body appears outside a call.
+    def f(x: Any) -> Any:
+        return fnp.sum(fnp.tanh(x) * x)
+
+    text = str(make_graph(grad(jit(f)))(np.ones(3)))
+    top = [line for line in text.splitlines() if re.match(r"  \w", line)]
+    assert [line.split(" = ")[1].split("[")[0] for line in top if " = " in line] == [
+        "call", "call"]
+    np.testing.assert_allclose(grad(jit(f))(np.ones(3)), grad(f)(np.ones(3)), rtol=1e-15)
+
+
+def test_third_derivative_through_alternating_jit_and_grad() -> None:
+    t = fnp.tanh
+    third = 0.2526540650980626  # d3/dx3 tanh at 2: 2 sech^2 (2 tanh^2 - sech^2)
+    assert grad(grad(grad(t)))(2.0) == pytest.approx(third, rel=1e-14)
+    assert grad(jit(grad(jit(grad(t)))))(2.0) == pytest.approx(third, rel=1e-14)
+    assert jit(grad(jit(grad(jit(grad(t))))))(2.0) == pytest.approx(third, rel=1e-14)
+
+
+def test_jit_of_a_function_wrapping_another_jitted_function_has_its_own_cache() -> None:
+    inner = jit(lambda x: x * 2.0)
+    outer = jit(grad(inner))  # grad's wrapper carries inner's attributes (functools.wraps)
+    assert float(outer(3.0)) == 2.0 and float(inner(3.0)) == 6.0
+    assert outer.trace_count == 1 and inner.trace_count == 2
+
+
+def test_closing_over_traced_values_makes_them_operands() -> None:
+    x = np.array([1.0, 2.0, 3.0])
+    # w is traced by the outer grad; the jitted function reads it from its closure
+    g = grad(lambda w: jit(lambda v: fnp.sum(fnp.sin(v * w)))(x))(0.5)
+    np.testing.assert_allclose(g, np.sum(x * np.cos(0.5 * x)), rtol=1e-14)
+    ws = np.array([0.1, 0.2])
+    per_w = vmap(lambda w: jit(lambda v: fnp.sum(v * w))(x))(ws)
+    np.testing.assert_allclose(per_w, ws * 6.0, rtol=1e-15)
+
+
+def test_multi_output_equations_replay_and_differentiate_under_jit() -> None:
+    x = np.random.default_rng(3).standard_normal((2, 3, 4, 4))
+
+    def loss(x: Any) -> Any:
+        return fnp.sum(nn.max_pool2d(x) ** 2)
+
+    np.testing.assert_allclose(jit(grad(loss))(x), grad(loss)(x), rtol=1e-15)
+    np.testing.assert_allclose(grad(jit(loss))(x), grad(loss)(x), rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------- aliasing
+
+
+def test_results_never_share_memory_with_arguments_or_constants() -> None:
+    a = np.arange(6.0).reshape(2, 3)
+    const = np.ones(3)
+    cases = {
+        "identity op": jit(lambda x: x * 1.0),
+        "view": jit(lambda x: fnp.reshape(x, (3, 2))),
+        "transpose": jit(lambda x: x.T),
+        "argument": jit(lambda x: x),
+        "constant": jit(lambda x: const),
+        "literal": jit(lambda x: 2.0),
+    }
+    for name, f in cases.items():
+        for _ in range(2):  # the second call replays the cached graph
+            out = f(a)
+            assert isinstance(out, np.ndarray) and out.flags.writeable, name
+            assert not np.shares_memory(out, a) and not np.shares_memory(out, const), name
+            expected = np.array(out)
+            out[...] = -7.0  # scribbling on a result changes nothing for the next call
+            np.testing.assert_array_equal(f(a), expected, err_msg=name)
+    np.testing.assert_array_equal(a, np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(const, np.ones(3))
+    p, q = jit(lambda x: (x + 1.0, x + 1.0))(a)  # one value, returned twice
+    assert not np.shares_memory(p, q)
+
+
+def test_gradients_are_ordinary_writeable_arrays() -> None:
+    x = np.ones((2, 3))
+    g = grad(fnp.sum)(x)  # the VJP of sum broadcasts: not a read-only view any more
+    assert g.flags.writeable and g.flags.owndata
+    g[0, 0] = 5.0
+    np.testing.assert_array_equal(grad(fnp.sum)(x), np.ones((2, 3)))
+    ct = np.array([1.0, 2.0])
+    (back,) = funcgrad.vjp(lambda v: v, np.zeros(2))[1](ct)  # the identity's VJP
+    assert not np.shares_memory(back, ct)
+
+
+def test_constants_are_captured_when_traced() -> None:
+    # JAX's rule: arrays read from a closure or a global are constants of the traced
+    # graph, as they were at tracing; later changes are not seen until it is traced anew.
+    table = np.array([1.0, 2.0, 3.0])
+    f = jit(lambda x: x * table)
+    np.testing.assert_array_equal(f(np.ones(3)), [1.0, 2.0, 3.0])
+    table[:] = 10.0
+    np.testing.assert_array_equal(f(np.ones(3)), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(f(np.ones(2, np.float32)[:, None]),
+                                  np.full((2, 3), 10.0))  # a new shape: traced again
+    np.testing.assert_array_equal(jit(lambda x: x * table)(np.ones(3)), [10.0] * 3)

@@ -1,0 +1,85 @@
+"""The import ladder: each module of funcgrad imports only modules below it.
+
+The core (core.py, graph.py) knows nothing of the numpy layer or the primitives, not even
+for types or inside functions: the numpy layer installs the Tracer's operators and methods
+when it is imported. Read from the source, so imports inside functions and under
+TYPE_CHECKING count too.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import funcgrad
+from funcgrad.core import Tracer
+from funcgrad.numpy import TABLE
+
+PACKAGE = Path(funcgrad.__file__).parent
+
+# Lower rungs first. A module may import modules of lower rungs only; within a rung,
+# the primitives and the numpy layer import each other (the VJP rules are written with
+# funcgrad.numpy, which binds the primitives), and nothing else is mutual.
+LADDER = [
+    {"config", "tree", "nn.kernels"},
+    {"core"},
+    {"graph"},
+    {"primitives", "numpy"},
+    {"batching", "nn.activations", "nn.pool", "optim"},
+    {"autodiff", "nn.conv", "nn.losses"},
+    {"jit", "testing", "nn.layers"},
+    {"custom", "nn"},
+]
+RUNG = {module: i for i, rung in enumerate(LADDER) for module in rung}
+
+
+def funcgrad_imports(module: str) -> set[str]:
+    """The funcgrad modules `module` imports, anywhere in its source."""
+    path = PACKAGE / (module.replace(".", "/") + ("/__init__.py" if module == "nn" else ".py"))
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                and (node.module + ".").startswith("funcgrad.")):
+            # `from funcgrad.nn import kernels` imports the module nn.kernels
+            parent = node.module.removeprefix("funcgrad").removeprefix(".")
+            for alias in node.names:
+                sub = f"{parent}.{alias.name}".lstrip(".")
+                found.add(sub if sub in RUNG else parent)
+        elif isinstance(node, ast.Import):
+            found.update(a.name.removeprefix("funcgrad.") for a in node.names
+                         if a.name.startswith("funcgrad."))
+    return found
+
+
+def test_every_module_is_on_the_ladder() -> None:
+    modules = {str(p.relative_to(PACKAGE).with_suffix("")).replace("/", ".")
+               for p in PACKAGE.rglob("*.py")}
+    modules = {m.removesuffix(".__init__") for m in modules} - {"__init__"}
+    assert modules == set(RUNG)
+
+
+@pytest.mark.parametrize("module", sorted(RUNG))
+def test_imports_go_down_the_ladder(module: str) -> None:
+    for imported in funcgrad_imports(module):
+        mutual = {module, imported} == {"primitives", "numpy"}
+        assert RUNG[imported] < RUNG[module] or mutual, f"{module} imports {imported}"
+
+
+@pytest.mark.parametrize("module", ["core", "graph"])
+def test_the_core_imports_no_numpy_layer_and_no_primitives(module: str) -> None:
+    assert funcgrad_imports(module) <= {"config", "tree", "core"}
+
+
+def test_the_numpy_layer_installs_the_tracer_interface() -> None:
+    # Every operator and method the table names is the table's function on Tracer.
+    installed = 0
+    for row in TABLE.values():
+        for name in row.methods:
+            assert getattr(Tracer, name) is (row.method or row.fn), name
+            installed += 1
+        for name in row.reflected + row.properties:
+            assert name in Tracer.__dict__, name
+            installed += 1
+    assert installed >= 40
