@@ -44,6 +44,10 @@ class ConcretizationError(TypeError):
 class LeakedTracerError(RuntimeError):
     """A traced value was used after the transformation that made it had finished."""
 
+    def __init__(self, message: str, aval: ShapedArray) -> None:
+        super().__init__(message)
+        self.aval = aval  # the value's shape and dtype
+
 
 class ImmutableArrayError(TypeError):
     """Item assignment on a traced array."""
@@ -193,7 +197,8 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Array:
             check_finite(prim, args, params, out)
         return out
     if not trace.active:
-        raise _leaked(trace)
+        leaked = next(a for a in args if isinstance(a, Tracer) and a._trace is trace)
+        raise _leaked(trace, leaked.aval)
     result: Array = trace.process(prim, args, params)
     return result
 
@@ -221,13 +226,14 @@ def check_finite(prim: Primitive, args: Sequence[Any], params: dict[str, Any], o
             f"  out:{aval_of(o)} = {prim.name}{shown} {inputs}" + user_location())
 
 
-def _leaked(trace: Trace) -> LeakedTracerError:
+def _leaked(trace: Trace, aval: ShapedArray) -> LeakedTracerError:
     return LeakedTracerError(
-        f"a traced value from a {trace.name} transformation that has already finished was "
+        f"a traced value ({aval}) from a {trace.name} transformation that has already "
+        "finished was "
         "used here. This happens when a function under a transformation stores a traced "
         "value outside itself (a global, a closure, an attribute) and it is used later. "
         "Return the value from the function instead (use has_aux=True with grad to return "
-        "extra values)." + user_location())
+        "extra values)." + user_location(), aval)
 
 
 def unaliased(outputs: Sequence[Any], sources: Sequence[Any]) -> list[Any]:

@@ -26,8 +26,8 @@ from typing_extensions import ParamSpec
 from funcgrad import tree
 from funcgrad.autodiff import substitute, vjp
 from funcgrad.batching import batch_graph
-from funcgrad.core import (Backward, Primitive, ShapedArray, Tracer, aval_of, differentiable,
-                           short_dtype)
+from funcgrad.core import (Backward, LeakedTracerError, Primitive, ShapedArray, Tracer, aval_of,
+                           differentiable, short_dtype)
 from funcgrad.graph import Graph, LazyGraph, hoist_traced_consts, trace_avals
 from funcgrad.jit import call_p, run
 
@@ -71,15 +71,21 @@ class _Split:
         return [statics[i] if i in statics else next(diff) for i in range(self.n)]
 
 
-def _closed(graph: Graph[Any], what: str) -> Graph[Any]:
+def _traced(f: Callable[..., Any], avals: Sequence[ShapedArray], what: str) -> Graph[Any]:
+    """The graph of f, which must not read traced values from outside its arguments."""
+    advice = ("from outside its arguments (a closure or a global). A custom rule must see "
+              "everything it differentiates: pass the value as an argument (or, if it is not "
+              "differentiated, through nondiff_argnums).")
+    try:
+        graph = trace_avals(f, avals)
+    except LeakedTracerError as err:
+        # A rule is traced when grad first needs it, in the backward pass: a value of the
+        # forward pass read from its closure is then one of a finished transformation.
+        raise TypeError(f"{what} reads a traced value ({err.aval}) {advice}") from None
     closed: Graph[Any]
     closed, traced = hoist_traced_consts(graph)
     if traced:
-        raise TypeError(
-            f"{what} reads a traced value ({traced[0].aval}) from outside its arguments (a "
-            "closure or a global). A custom rule must see everything it differentiates: "
-            "pass the value as an argument (or, if it is not differentiated, through "
-            "nondiff_argnums).")
+        raise TypeError(f"{what} reads a traced value ({traced[0].aval}) {advice}")
     return closed
 
 
@@ -137,7 +143,7 @@ class _CustomFunction(Generic[P, R]):
         if not any(isinstance(x, Tracer) for x in split.leaves):
             return fun(*split.all_args(split.leaves))
         name = _name(fun)
-        fun_graph = _closed(trace_avals(lambda *xs: fun(*split.all_args(xs)), split.avals),
+        fun_graph = _traced(lambda *xs: fun(*split.all_args(xs)), split.avals,
                             f"the {self.kind} function {name}")
         outs = self.prim.bind_multi(*split.leaves, fun=fun_graph, name=name,
                                     **self._rules(split, fun_graph, name))
@@ -233,10 +239,10 @@ class custom_vjp(_CustomFunction[P, R]):
             ct = tree.unflatten(out_tree, xs[len(xs) - n_out:])
             return _check_cotangents(bwd(*split.nondiff, res, ct), split, _name(bwd), name)
 
-        fwd_graph = LazyGraph(_name(fwd), lambda: _closed(
-            trace_avals(flat_fwd, split.avals), f"the forward rule {_name(fwd)} of {name}"))
-        bwd_graph = LazyGraph(_name(bwd), lambda: _closed(
-            trace_avals(flat_bwd, [*fwd_graph.graph.out_avals[n_out:], *fun_graph.out_avals]),
+        fwd_graph = LazyGraph(_name(fwd), lambda: _traced(
+            flat_fwd, split.avals, f"the forward rule {_name(fwd)} of {name}"))
+        bwd_graph = LazyGraph(_name(bwd), lambda: _traced(
+            flat_bwd, [*fwd_graph.graph.out_avals[n_out:], *fun_graph.out_avals],
             f"the backward rule {_name(bwd)} of {name}"))
         return {"fwd": fwd_graph, "bwd": bwd_graph}
 
@@ -333,9 +339,8 @@ class custom_jvp(_CustomFunction[P, R]):
                                     f"tangent {aval_of(t)} for an output {o}")
             return [*out_leaves, *t_leaves]
 
-        return {"jvp": LazyGraph(_name(rule), lambda: _closed(
-            trace_avals(flat_jvp, [*split.avals, *split.avals]),
-            f"the JVP rule {_name(rule)} of {name}"))}
+        return {"jvp": LazyGraph(_name(rule), lambda: _traced(
+            flat_jvp, [*split.avals, *split.avals], f"the JVP rule {_name(rule)} of {name}"))}
 
 
 # ---------------------------------------------------------------------------- checkpoint
