@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     common.print_table(["step", "x", f"relu((xW)_{UNIT})", "gradient at x"],
                        [[t, _fmt(x), float(activation(x)), _fmt(np.asarray(fg.grad(activation)(x)))]
                         for t, x in enumerate(dead)])
-    common.explain(f"""
+    common.explain("""
         A dead start: at x = 0 the pre-activation is exactly 0, and funcgrad (like JAX and
         PyTorch) defines relu'(0) = 0, so the gradient is zero and x never moves. Ascent on
         a ReLU unit must start where the unit is active (or from a small random x), or

@@ -35,7 +35,7 @@ from funcgrad.config import checking_nans
 from funcgrad.core import (Backward, ConcretizationError, Primitive, Tracer, aval_of,
                            unaliased)
 from funcgrad.graph import Atom, Eqn, Graph, Literal, Var, hoist_traced_consts, trace_avals
-from funcgrad.primitives import IDENTITIES
+from funcgrad.lax.elementwise import IDENTITIES
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import pkgutil
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,14 +32,12 @@ B = 3  # the batch size
 
 # ---------------------------------------------------------------------------- every rule
 
-MODULES = ["funcgrad.primitives", "funcgrad.nn.conv", "funcgrad.nn.pool", "funcgrad.jit",
-           "funcgrad.custom"]
-
-
 def all_primitives() -> list[Primitive]:
+    """Every Primitive that any module of funcgrad defines at its top level."""
     found: dict[int, Primitive] = {}
-    for name in MODULES:
-        for value in vars(importlib.import_module(name)).values():
+    modules = pkgutil.walk_packages(funcgrad.__path__, prefix="funcgrad.")
+    for info in modules:
+        for value in vars(importlib.import_module(info.name)).values():
             if isinstance(value, Primitive):
                 found[id(value)] = value
     return list(found.values())

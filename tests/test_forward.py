@@ -24,7 +24,7 @@ import pytest
 import funcgrad
 import funcgrad.numpy as fnp
 from funcgrad import hessian, jacfwd, jacrev, jvp, linearize, tree, vjp
-from test_numpy import ALL_CASES, Case, assert_tree_allclose, case_params, seeded
+from cases import ALL_CASES, Case, assert_tree_allclose, case_params, seeded
 
 NDArray = np.ndarray[Any, Any]
 

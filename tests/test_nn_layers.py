@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import funcgrad as fg
-import funcgrad.numpy as fnp
 from funcgrad import nn, optim
 from funcgrad.nn import Layer
 from funcgrad.testing import check_grads

@@ -18,7 +18,8 @@ import pytest
 import funcgrad
 import funcgrad.numpy as fnp
 from funcgrad import grad, jit, nn, tree, vmap
-from test_numpy import ALL_CASES, Case, assert_tree_allclose, at, seeded
+from cases import ALL_CASES, Case, assert_tree_allclose, seeded
+from cases.base import at
 
 NDArray = np.ndarray[Any, Any]
 Axes = Sequence[int | None]
