@@ -23,9 +23,10 @@ PACKAGE = Path(funcgrad.__file__).parent
 # primitives (funcgrad.lax) and the numpy layer import each other (the VJP rules are
 # written with funcgrad.numpy, which binds the primitives), and nothing else is mutual.
 PRIMITIVES_AND_NUMPY = {"lax", "lax.base", "lax.elementwise", "lax.indexing", "lax.shapes",
-                        "lax.reductions", "lax.contractions", "numpy", "numpy._table",
-                        "numpy.elementwise", "numpy.shapes", "numpy.creation",
-                        "numpy.reductions", "numpy.indexing", "numpy.contractions"}
+                        "lax.reductions", "lax.contractions", "lax.linalg", "lax.fft", "numpy",
+                        "numpy._table", "numpy.elementwise", "numpy.shapes", "numpy.creation",
+                        "numpy.reductions", "numpy.indexing", "numpy.contractions",
+                        "numpy.linalg", "numpy.fft"}
 LADDER = [
     {"config", "tree", "nn.kernels"},
     {"core"},

@@ -32,7 +32,9 @@ X = np.array([0.3, -1.1, 2.0])
 
 def test_wrong_first_derivative_fails() -> None:
     with pytest.raises(AssertionError, match="VJP check failed"):
-        check_grads(lambda x: wrong_sin.bind(x), (X,), order=1)
+        check_grads(lambda x: wrong_sin.bind(x), (X,), order=1, modes=("rev",))
+    with pytest.raises(AssertionError, match="JVP check failed"):
+        check_grads(lambda x: wrong_sin.bind(x), (X,), order=1, modes=("fwd",))
     with pytest.raises(AssertionError):
         check_grads(lambda x: fnp.sum(wrong_sin.bind(x) * 2.0), (X,), order=2)
 
@@ -92,3 +94,17 @@ def test_pytree_arguments_and_outputs() -> None:
 
     with pytest.raises(AssertionError):
         check_grads(g, args, order=1)
+
+
+def test_forward_mode_checks_each_order() -> None:
+    # good_sin's first derivative is right, its second (through bad_cos) is not: forward
+    # mode alone sees it at order 2, as reverse mode does
+    check_grads(lambda x: good_sin.bind(x), (X,), order=1, modes=("fwd",))
+    with pytest.raises(AssertionError, match="JVP check failed"):
+        check_grads(lambda x: good_sin.bind(x), (X,), order=2, modes=("fwd",))
+    check_grads(lambda x: right_sin.bind(x), (X,), order=3, modes=("fwd", "rev"))
+
+
+def test_unknown_mode_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown mode 'sideways'"):
+        check_grads(lambda x: right_sin.bind(x), (X,), modes=("sideways",))

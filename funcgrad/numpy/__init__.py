@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from funcgrad.core import Array, ArrayLike, Tracer, user_location
-from funcgrad.numpy import contractions, creation, elementwise, indexing, reductions, shapes
+from funcgrad.numpy import (contractions, creation, elementwise, fft, indexing, linalg, reductions,
+                            shapes)
 from funcgrad.numpy._table import TABLE, Axis, Row, ndim, shape
 from funcgrad.numpy.contractions import *  # noqa: F403
 from funcgrad.numpy.creation import *  # noqa: F403
@@ -31,7 +32,8 @@ from funcgrad.numpy.indexing import *  # noqa: F403
 from funcgrad.numpy.reductions import *  # noqa: F403
 from funcgrad.numpy.shapes import *  # noqa: F403
 
-__all__ = ["Array", "ArrayLike", "Axis", "TABLE", "Row", "UFUNCS", "ndim", "shape", "ndarray",
+__all__ = ["Array", "ArrayLike", "Axis", "TABLE", "Row", "UFUNCS", "fft", "linalg", "ndim", "shape",
+           "ndarray",
            "float32", "float64", "int32", "int64", "bool_", "pi", "e", "inf", "nan", "newaxis"]
 __all__ += contractions.__all__
 __all__ += creation.__all__

@@ -5,14 +5,16 @@ from __future__ import annotations
 from cases.base import Case, assert_tree_allclose, case_params, seeded
 from cases.contractions import CONTRACTIONS
 from cases.elementwise import CASTS, ELEMENTWISE
+from cases.fft import FFT
 from cases.indexing import INDEXING
+from cases.linalg import LINALG
 from cases.reductions import EXTRA_REDUCTIONS, REDUCTION_CASES
 from cases.shapes import SHAPES
 
 __all__ = ["ALL_CASES", "CASES", "Case", "EXTRA_REDUCTIONS", "REDUCTION_CASES",
            "assert_tree_allclose", "case_params", "seeded"]
 
-CASES = ELEMENTWISE + SHAPES + INDEXING + CONTRACTIONS + CASTS
+CASES = ELEMENTWISE + SHAPES + INDEXING + CONTRACTIONS + CASTS + LINALG + FFT
 """The cases checked with the default settings (the reductions have their own test)."""
 
 ALL_CASES = CASES + REDUCTION_CASES + EXTRA_REDUCTIONS
