@@ -253,12 +253,6 @@ def test_len_of_0d_tracer() -> None:
         grad(lambda x: x * len(x))(2.0)
 
 
-def test_check_grads_unknown_mode() -> None:
-    from funcgrad.testing import check_grads
-    with pytest.raises(ValueError, match="unknown mode 'fwd'"):
-        check_grads(fnp.sin, (X,), modes=("fwd",))
-
-
 def test_error_classes_are_exported() -> None:
     for name in ("ConcretizationError", "ImmutableArrayError", "LeakedTracerError",
                  "ShapeError"):
