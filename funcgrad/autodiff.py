@@ -28,7 +28,8 @@ from funcgrad import tree
 from funcgrad.batching import vmap
 from funcgrad.config import checking_nans
 from funcgrad.core import (Backward, Primitive, ShapedArray, Trace, Tracer, aval_of, bind,
-                           check_finite, differentiable, new_trace, short_dtype, unaliased)
+                           check_finite, differentiable, new_trace, short_dtype, unaliased,
+                           user_location)
 from funcgrad.graph import Graph, Literal, Var, trace_avals
 
 P = ParamSpec("P")
@@ -151,8 +152,11 @@ class VJPTrace(Trace):
             backward = functools.partial(_by_rules, prim, params, tuple(primals), tuple(out),
                                          [i for i, _ in parents])
             return self._record(prim, params, tuple(primals), out, tuple(parents), backward)
-        if out.dtype.kind not in "fc":
-            return out  # comparisons, argmax: no gradient
+        kind = out.dtype.kind
+        if kind != "f":
+            if kind != "c":
+                return out  # comparisons, argmax: no gradient
+            _check_complex(prim, out)
         tracer = VJPTracer(self, out, prim, params, tuple(primals), tuple(parents))
         self.tape.append(tracer)
         return tracer
@@ -162,6 +166,9 @@ class VJPTrace(Trace):
                 backward: Backward) -> tuple[Any, ...]:
         tracers = [VJPTracer(self, o, None, {}, (), ()) if differentiable(aval_of(o).dtype)
                    else o for o in outs]
+        for o in outs:
+            if aval_of(o).dtype.kind == "c":
+                _check_complex(prim, o)
         self.tape.append(MultiNode(prim, params, args, tracers, parents, backward))
         return tuple(tracers)
 
@@ -220,6 +227,16 @@ class VJPTrace(Trace):
                     x.ct = None
             for t, _ in outputs:
                 t.ct = None
+
+
+def _check_complex(prim: Primitive, out: Any) -> None:
+    """Refuse to differentiate a primitive whose rules are not written for complex values."""
+    if not prim.complex_rules:
+        raise TypeError(
+            f"the derivative of '{prim.name}' is not defined for complex values (it made "
+            f"{aval_of(out)}); funcgrad differentiates complex functions only through "
+            "primitives whose rules follow JAX's convention for complex numbers"
+            + user_location())
 
 
 def _take_cotangents(outs: Sequence[Any]) -> list[Any] | None:

@@ -132,10 +132,14 @@ class Primitive:
     from the argument's position to its rule. `batch` is the rule vmap uses (see
     funcgrad.batching). With `multiple_results` the implementation returns a tuple and the
     shape rule a tuple of ShapedArrays. Primitives that carry graphs (jit's call,
-    custom_vjp, ...) give `vjp_call` instead of per-argument rules.
+    custom_vjp, ...) give `vjp_call` instead of per-argument rules. `complex_rules` says
+    the VJP rules are right for complex values, in JAX's convention (the cotangent of
+    z = x + iy is dL/dx - i dL/dy, so a holomorphic f has the rule ct * f'(z)); without
+    it, grad refuses a complex output rather than give a wrong number.
     """
 
-    __slots__ = ("name", "impl", "shape_rule", "_vjp", "batch", "multiple_results", "vjp_call")
+    __slots__ = ("name", "impl", "shape_rule", "_vjp", "batch", "multiple_results", "vjp_call",
+                 "complex_rules")
 
     def __init__(
         self,
@@ -147,6 +151,7 @@ class Primitive:
         *,
         multiple_results: bool = False,
         vjp_call: VJPCall | None = None,
+        complex_rules: bool = False,
     ) -> None:
         self.name = name
         self.impl = impl
@@ -155,6 +160,7 @@ class Primitive:
         self.batch = batch
         self.multiple_results = multiple_results
         self.vjp_call = vjp_call
+        self.complex_rules = complex_rules
 
     def vjp_rule(self, argnum: int) -> Rule | None:
         """The VJP rule for argument `argnum`, None if it gets no gradient."""

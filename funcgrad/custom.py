@@ -182,7 +182,7 @@ def _custom_vjp_batch(prim: Primitive, size: int, args: Sequence[Any], batched: 
 custom_vjp_call_p = Primitive(
     "custom_vjp_call", lambda *args, fun, name, fwd, bwd: run(fun, args),
     lambda *avals, fun, name, fwd, bwd: fun.out_avals, batch=_custom_vjp_batch,
-    multiple_results=True, vjp_call=_custom_vjp_vjp)
+    multiple_results=True, vjp_call=_custom_vjp_vjp, complex_rules=True)
 """A call of a custom_vjp function: `fun` is its graph, `fwd` and `bwd` the graphs of the
 rules, traced when grad first needs them."""
 
@@ -209,7 +209,7 @@ class custom_vjp(_CustomFunction[P, R]):
     bwd: Callable[..., Any] | None = None
 
     def defvjp(self, fwd: Callable[..., tuple[Any, Any]], bwd: Callable[..., Any]) -> None:
-        """Set the forward rule (returns (output, residuals)) and backward rule (residuals, g) -> grads."""
+        """Set the rules: fwd(*args) -> (output, residuals); bwd(residuals, g) -> gradients."""
         self.fwd, self.bwd = fwd, bwd
 
     def _require_rules(self, name: str) -> None:
@@ -282,7 +282,7 @@ def _custom_jvp_batch(prim: Primitive, size: int, args: Sequence[Any], batched: 
 custom_jvp_call_p = Primitive(
     "custom_jvp_call", lambda *args, fun, name, jvp: run(fun, args),
     lambda *avals, fun, name, jvp: fun.out_avals, batch=_custom_jvp_batch,
-    multiple_results=True, vjp_call=_custom_jvp_vjp)
+    multiple_results=True, vjp_call=_custom_jvp_vjp, complex_rules=True)
 """A call of a custom_jvp function: `fun` is its graph, `jvp` the graph of the rule
 (primals, tangents -> outputs, output tangents), traced when first needed."""
 
@@ -371,7 +371,7 @@ def _checkpoint_batch(prim: Primitive, size: int, args: Sequence[Any], batched: 
 checkpoint_p = Primitive(
     "checkpoint", lambda *args, body, name: run(body, args),
     lambda *avals, body, name: body.out_avals, batch=_checkpoint_batch,
-    multiple_results=True, vjp_call=_checkpoint_vjp)
+    multiple_results=True, vjp_call=_checkpoint_vjp, complex_rules=True)
 """A checkpointed function: under grad its body runs again in the backward pass."""
 
 

@@ -257,7 +257,7 @@ def _call_batch(prim: Primitive, size: int, args: Sequence[Any], batched: Sequen
 
 
 call_p = Primitive("call", lambda *args, body, name: run(body, args), _call_shapes,
-                   batch=_call_batch, multiple_results=True, vjp_call=_call_vjp)
+                   batch=_call_batch, multiple_results=True, vjp_call=_call_vjp, complex_rules=True)
 """A call of a jitted function: its graph is the parameter `body`."""
 
 

@@ -395,3 +395,21 @@ def test_vjp_with_an_output_used_twice_accumulates() -> None:
     (g,) = pullback((np.array([1.0, 0.0]), np.array([1.0, 1.0]),
                      {"again": np.array([0.0, 5.0])}))
     np.testing.assert_array_equal(g, [4.0, 8.0])
+
+
+def test_complex_values_follow_jax_convention_through_holomorphic_rules() -> None:
+    # For holomorphic f the VJP is ct -> ct * f'(z), as in JAX (no conjugate).
+    z = np.array([0.3 + 1.2j, -0.7 - 0.4j])
+    ct = np.array([1.0 - 2.0j, 0.5 + 0.25j])
+    for f, df in ((fnp.exp, np.exp), (fnp.sin, np.cos),
+                  (lambda v: v * v / (v + 2.0), lambda v: (v * v + 4 * v) / (v + 2.0) ** 2)):
+        out, pullback = funcgrad.vjp(f, z)
+        (back,) = pullback(ct)
+        assert back.dtype == np.complex128
+        np.testing.assert_allclose(back, ct * df(z), rtol=1e-14)
+
+
+def test_complex_values_are_refused_by_rules_written_for_reals() -> None:
+    z = np.array([0.3 + 1.2j, -0.7 - 0.4j])
+    with pytest.raises(TypeError, match="derivative of 'max' is not defined for complex"):
+        funcgrad.vjp(lambda v: fnp.maximum(v, v * 2.0), z)

@@ -59,8 +59,8 @@ def _batch_matmul(prim: Primitive, size: int, args: Any, batched: Any) -> Any:
     return out
 
 
-matmul_p: Primitive = Primitive("matmul", np.matmul, _matmul_shape, (_matmul_rule_x, _matmul_rule_y),
-                     _batch_matmul)
+matmul_p = Primitive("matmul", np.matmul, _matmul_shape, (_matmul_rule_x, _matmul_rule_y),
+                     _batch_matmul, complex_rules=True)
 
 
 def _einsum_impl(*xs: Any, spec: str) -> Any:
@@ -112,4 +112,5 @@ def _batch_einsum(prim: Primitive, size: int, args: Any, batched: Any, *, spec: 
     return bind(prim, *args, spec=",".join(subs) + "->" + label + out)
 
 
-einsum_p: Primitive = Primitive("einsum", _einsum_impl, _einsum_shape, _einsum_rule, _batch_einsum)
+einsum_p = Primitive("einsum", _einsum_impl, _einsum_shape, _einsum_rule, _batch_einsum,
+                     complex_rules=True)

@@ -15,15 +15,19 @@ from funcgrad.core import Primitive, Rule, ShapedArray
 from funcgrad.lax.base import batch_elementwise, compare_shape, elementwise_shape, select_shape
 
 
-def unary(name: str, impl: Callable[..., Any], vjp: Rule | None) -> Primitive:
-    """An elementwise primitive of one operand."""
-    return Primitive(name, impl, elementwise_shape, (vjp,), batch_elementwise)
+def unary(name: str, impl: Callable[..., Any], vjp: Rule | None, *,
+          holomorphic: bool = False) -> Primitive:
+    """An elementwise primitive of one operand (holomorphic: its rule, ct * f'(z), is right
+    for complex values too)."""
+    return Primitive(name, impl, elementwise_shape, (vjp,), batch_elementwise,
+                     complex_rules=holomorphic)
 
 
 def binary(name: str, impl: Callable[..., Any], vjp_x: Rule | None,
-           vjp_y: Rule | None) -> Primitive:
-    """An elementwise primitive of two operands."""
-    return Primitive(name, impl, elementwise_shape, (vjp_x, vjp_y), batch_elementwise)
+           vjp_y: Rule | None, *, holomorphic: bool = False) -> Primitive:
+    """An elementwise primitive of two operands (holomorphic: as for unary)."""
+    return Primitive(name, impl, elementwise_shape, (vjp_x, vjp_y), batch_elementwise,
+                     complex_rules=holomorphic)
 
 
 def compare(name: str, impl: Callable[..., Any]) -> Primitive:
@@ -44,30 +48,36 @@ def _safe_log(x: Any) -> Any:
     return fnp.log(fnp.where(x == 0, fnp.ones_like(x), x))
 
 
-neg_p: Primitive = unary("neg", np.negative, lambda g, out, x: -g)
-exp_p: Primitive = unary("exp", np.exp, lambda g, out, x: g * out)
-log_p: Primitive = unary("log", np.log, lambda g, out, x: g / x)
-log1p_p: Primitive = unary("log1p", np.log1p, lambda g, out, x: g / (x + 1))
-expm1_p: Primitive = unary("expm1", np.expm1, lambda g, out, x: g * (out + 1))
-sin_p: Primitive = unary("sin", np.sin, lambda g, out, x: g * fnp.cos(x))
-cos_p: Primitive = unary("cos", np.cos, lambda g, out, x: -g * fnp.sin(x))
-tan_p: Primitive = unary("tan", np.tan, lambda g, out, x: g * (out * out + 1))
-tanh_p: Primitive = unary("tanh", np.tanh, lambda g, out, x: g * (1 - out * out))
-logistic_p: Primitive = unary("logistic", _stable_logistic, lambda g, out, x: g * out * (1 - out))
-sqrt_p: Primitive = unary("sqrt", np.sqrt, lambda g, out, x: g / (out * 2))
+neg_p: Primitive = unary("neg", np.negative, lambda g, out, x: -g, holomorphic=True)
+exp_p: Primitive = unary("exp", np.exp, lambda g, out, x: g * out, holomorphic=True)
+log_p: Primitive = unary("log", np.log, lambda g, out, x: g / x, holomorphic=True)
+log1p_p: Primitive = unary("log1p", np.log1p, lambda g, out, x: g / (x + 1), holomorphic=True)
+expm1_p: Primitive = unary("expm1", np.expm1, lambda g, out, x: g * (out + 1), holomorphic=True)
+sin_p: Primitive = unary("sin", np.sin, lambda g, out, x: g * fnp.cos(x), holomorphic=True)
+cos_p: Primitive = unary("cos", np.cos, lambda g, out, x: -g * fnp.sin(x), holomorphic=True)
+tan_p: Primitive = unary("tan", np.tan, lambda g, out, x: g * (out * out + 1), holomorphic=True)
+tanh_p: Primitive = unary("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), holomorphic=True)
+logistic_p: Primitive = unary("logistic", _stable_logistic,
+                              lambda g, out, x: g * out * (1 - out), holomorphic=True)
+sqrt_p: Primitive = unary("sqrt", np.sqrt, lambda g, out, x: g / (out * 2), holomorphic=True)
 abs_p: Primitive = unary("abs", np.abs, lambda g, out, x: g * fnp.sign(x))  # abs'(0) = sign(0) = 0
 sign_p: Primitive = unary("sign", np.sign, None)
 stop_gradient_p: Primitive = unary("stop_gradient", lambda x: x, None)
-integer_pow_p: Primitive = unary("integer_pow", _integer_pow,
-                      lambda g, out, x, *, y: g * (y * fnp.power(x, y - 1)) if y else None)
+integer_pow_p: Primitive = unary(
+    "integer_pow", _integer_pow,
+    lambda g, out, x, *, y: g * (y * fnp.power(x, y - 1)) if y else None, holomorphic=True)
 
-add_p: Primitive = binary("add", np.add, lambda g, out, x, y: g, lambda g, out, x, y: g)
-sub_p: Primitive = binary("sub", np.subtract, lambda g, out, x, y: g, lambda g, out, x, y: -g)
-mul_p: Primitive = binary("mul", np.multiply, lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)
-div_p: Primitive = binary("div", np.divide, lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y)
+add_p: Primitive = binary("add", np.add, lambda g, out, x, y: g, lambda g, out, x, y: g,
+                          holomorphic=True)
+sub_p: Primitive = binary("sub", np.subtract, lambda g, out, x, y: g, lambda g, out, x, y: -g,
+                          holomorphic=True)
+mul_p: Primitive = binary("mul", np.multiply, lambda g, out, x, y: g * y,
+                          lambda g, out, x, y: g * x, holomorphic=True)
+div_p: Primitive = binary("div", np.divide, lambda g, out, x, y: g / y,
+                          lambda g, out, x, y: -g * out / y, holomorphic=True)
 pow_p: Primitive = binary("pow", np.power,
                lambda g, out, x, y: g * y * fnp.power(x, y - 1),
-               lambda g, out, x, y: g * out * _safe_log(x))
+               lambda g, out, x, y: g * out * _safe_log(x), holomorphic=True)
 
 
 def _max_rule(g: Any, x: Any, y: Any) -> Any:
@@ -98,7 +108,7 @@ select_p: Primitive = Primitive(
     (None,
      lambda g, out, c, x, y: fnp.where(c, g, 0),
      lambda g, out, c, x, y: fnp.where(c, 0, g)),
-    batch_elementwise)
+    batch_elementwise, complex_rules=True)
 
 
 def _convert_rule(g: Any, out: Any, x: Any, *, dtype: np.dtype[Any]) -> Any:
@@ -108,7 +118,7 @@ def _convert_rule(g: Any, out: Any, x: Any, *, dtype: np.dtype[Any]) -> Any:
 convert_p: Primitive = Primitive(
     "convert_element_type", lambda x, *, dtype: np.asarray(x).astype(dtype),
     lambda x, *, dtype: ShapedArray(x.shape, np.dtype(dtype)), (_convert_rule,),
-    batch_elementwise)
+    batch_elementwise, complex_rules=True)
 
 
 IDENTITIES = {add_p: ((0, 0.0), (1, 0.0)), sub_p: ((1, 0.0),), mul_p: ((0, 1.0), (1, 1.0)),

@@ -160,12 +160,12 @@ def _batch_scatter_add(prim: Primitive, size: int, args: Any, batched: Any, *,
     return prim.bind(x, updates, *new_arrays, index=key)
 
 
-gather_p: Primitive = Primitive("gather", _gather, _gather_shape,
-                     lambda i: _gather_rule if i == 0 else None, _batch_gather)
-scatter_add_p: Primitive = Primitive(
+gather_p = Primitive("gather", _gather, _gather_shape,
+                     lambda i: _gather_rule if i == 0 else None, _batch_gather, complex_rules=True)
+scatter_add_p = Primitive(
     "scatter_add", _scatter_add, lambda x, updates, *arrays, index: ShapedArray(
         x.shape, np.dtype(x.dtype)),
     lambda i: ((lambda g, out, x, u, *arrays, index: g) if i == 0 else
                (lambda g, out, x, u, *arrays, index: gather_p.bind(g, *arrays, index=index))
                if i == 1 else None),
-    _batch_scatter_add)
+    _batch_scatter_add, complex_rules=True)

@@ -47,17 +47,19 @@ def _batch_reduce(prim: Primitive, size: int, args: Any, batched: Any, *,
     return bind(prim, args[0], axes=tuple(a + 1 for a in axes))
 
 
-reduce_sum_p: Primitive = Primitive(
+reduce_sum_p = Primitive(
     "reduce_sum", lambda x, *, axes: np.sum(x, axis=axes),
     lambda x, *, axes: reduce_shape(x, axes=axes, widen=True),
-    (lambda g, out, x, *, axes: expand_reduced(g, x.shape, axes),), _batch_reduce)
-reduce_max_p: Primitive = Primitive("reduce_max", lambda x, *, axes: np.max(x, axis=axes), reduce_shape,
+    (lambda g, out, x, *, axes: expand_reduced(g, x.shape, axes),), _batch_reduce,
+    complex_rules=True)
+reduce_max_p = Primitive("reduce_max", lambda x, *, axes: np.max(x, axis=axes), reduce_shape,
                          (_extremum_rule,), _batch_reduce)
-reduce_min_p: Primitive = Primitive("reduce_min", lambda x, *, axes: np.min(x, axis=axes), reduce_shape,
+reduce_min_p = Primitive("reduce_min", lambda x, *, axes: np.min(x, axis=axes), reduce_shape,
                          (_extremum_rule,), _batch_reduce)
-reduce_prod_p: Primitive = Primitive(
+reduce_prod_p = Primitive(
     "reduce_prod", lambda x, *, axes: np.prod(x, axis=axes),
-    lambda x, *, axes: reduce_shape(x, axes=axes, widen=True), (_prod_rule,), _batch_reduce)
+    lambda x, *, axes: reduce_shape(x, axes=axes, widen=True), (_prod_rule,), _batch_reduce,
+    complex_rules=True)
 
 
 def _arg_shape(x: Aval, *, axis: int) -> ShapedArray:
@@ -68,7 +70,7 @@ def _batch_arg(prim: Primitive, size: int, args: Any, batched: Any, *, axis: int
     return bind(prim, args[0], axis=axis + 1)
 
 
-argmax_p: Primitive = Primitive("argmax", lambda x, *, axis: np.argmax(x, axis=axis), _arg_shape, (None,),
+argmax_p = Primitive("argmax", lambda x, *, axis: np.argmax(x, axis=axis), _arg_shape, (None,),
                      _batch_arg)
-argmin_p: Primitive = Primitive("argmin", lambda x, *, axis: np.argmin(x, axis=axis), _arg_shape, (None,),
+argmin_p = Primitive("argmin", lambda x, *, axis: np.argmin(x, axis=axis), _arg_shape, (None,),
                      _batch_arg)

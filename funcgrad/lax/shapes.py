@@ -25,21 +25,24 @@ def _unbroadcast_rule(g: Any, out: Any, x: Any, *, shape: tuple[int, ...]) -> An
     return fnp.reshape(fnp.sum(g, axis=axes), x.shape) if axes else fnp.reshape(g, x.shape)
 
 
-reshape_p: Primitive = Primitive(
+reshape_p = Primitive(
     "reshape", lambda x, *, shape: np.reshape(x, shape),
     lambda x, *, shape: ShapedArray(shape, np.dtype(x.dtype)),
     (lambda g, out, x, *, shape: fnp.reshape(g, x.shape),),
-    lambda prim, size, args, batched, *, shape: bind(prim, args[0], shape=(size, *shape)))
-transpose_p: Primitive = Primitive(
+    lambda prim, size, args, batched, *, shape: bind(prim, args[0], shape=(size, *shape)),
+    complex_rules=True)
+transpose_p = Primitive(
     "transpose", lambda x, *, perm: np.transpose(x, perm),
     lambda x, *, perm: ShapedArray(tuple(x.shape[p] for p in perm), np.dtype(x.dtype)),
     (lambda g, out, x, *, perm: fnp.transpose(g, tuple(np.argsort(perm))),),
     lambda prim, size, args, batched, *, perm: bind(prim, args[0],
-                                                    perm=(0, *(p + 1 for p in perm))))
-broadcast_to_p: Primitive = Primitive(
+                                                    perm=(0, *(p + 1 for p in perm))),
+    complex_rules=True)
+broadcast_to_p = Primitive(
     "broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
     lambda x, *, shape: ShapedArray(shape, np.dtype(x.dtype)), (_unbroadcast_rule,),
-    lambda prim, size, args, batched, *, shape: move_to_front(args[0], size, True, shape))
+    lambda prim, size, args, batched, *, shape: move_to_front(args[0], size, True, shape),
+    complex_rules=True)
 
 
 
@@ -60,7 +63,8 @@ def _concatenate_shape(*xs: Aval, axis: int) -> ShapedArray:
 def _concatenate_rule(i: int) -> Rule:
     def rule(g: Any, out: Any, *xs: Any, axis: int) -> Any:
         start = sum(x.shape[axis] for x in xs[:i])
-        key = (SliceKey(None, None, None),) * axis + (SliceKey(start, start + xs[i].shape[axis], None),)
+        key = ((SliceKey(None, None, None),) * axis
+               + (SliceKey(start, start + xs[i].shape[axis], None),))
         return gather_p.bind(g, index=IndexKey(key))
     return rule
 
@@ -71,8 +75,9 @@ def _batch_concatenate(prim: Primitive, size: int, args: Any, batched: Any, *,
                         for x, b in zip(args, batched)), axis=axis + 1)
 
 
-concatenate_p: Primitive = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
-                          _concatenate_shape, _concatenate_rule, _batch_concatenate)
+concatenate_p = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
+                          _concatenate_shape, _concatenate_rule, _batch_concatenate,
+                          complex_rules=True)
 
 
 def _pad_rule(g: Any, out: Any, x: Any, *, widths: tuple[tuple[int, int], ...]) -> Any:
@@ -80,9 +85,10 @@ def _pad_rule(g: Any, out: Any, x: Any, *, widths: tuple[tuple[int, int], ...]) 
     return gather_p.bind(g, index=IndexKey(key))
 
 
-pad_p: Primitive = Primitive(
+pad_p = Primitive(
     "pad", lambda x, *, widths: np.pad(x, widths),
     lambda x, *, widths: ShapedArray(tuple(d + lo + hi for d, (lo, hi) in zip(x.shape, widths)),
                                      np.dtype(x.dtype)),
     (_pad_rule,),
-    lambda prim, size, args, batched, *, widths: bind(prim, args[0], widths=((0, 0), *widths)))
+    lambda prim, size, args, batched, *, widths: bind(prim, args[0], widths=((0, 0), *widths)),
+    complex_rules=True)

@@ -18,7 +18,8 @@ from typing import Any, Protocol, TypeVar, Union
 import numpy as np
 
 from funcgrad.config import checking_nans
-from funcgrad.core import Array, ArrayLike, Primitive, ShapeError, Tracer, bind, check_finite, user_location
+from funcgrad.core import (Array, ArrayLike, Primitive, ShapeError, Tracer, bind, check_finite,
+                           user_location)
 from funcgrad.lax import elementwise as E
 from funcgrad.lax import shapes as S
 

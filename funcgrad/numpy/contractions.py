@@ -49,7 +49,7 @@ def matmul(x: ArrayLike, y: ArrayLike) -> Array:
 
 
 def dot(x: ArrayLike, y: ArrayLike) -> Array:
-    """numpy's dot: products of scalars, inner products, matrix products, sum over last/second-last axes."""
+    """numpy's dot: scalar, inner and matrix products; over x's last and y's second-last axes."""
     xs, ys = shape(x), shape(y)
     if not xs or not ys:
         return multiply(x, y)

@@ -13,7 +13,10 @@ from funcgrad.numpy._table import Row, contains_tracer, register, shape
 from funcgrad.numpy.elementwise import astype
 from funcgrad.numpy.shapes import broadcast_to, stack
 
-__all__ = ["asarray", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "linspace"]
+__all__ = [
+    "asarray", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye",
+    "linspace"
+]
 
 
 def asarray(x: Any, dtype: DTypeLike | None = None) -> Array:
@@ -39,7 +42,8 @@ def ones(shape: int | Sequence[int], dtype: DTypeLike = float) -> np.ndarray[Any
     return np.ones(shape, dtype)
 
 
-def full(shape: int | Sequence[int], fill_value: ArrayLike, dtype: DTypeLike | None = None) -> Array:
+def full(shape: int | Sequence[int], fill_value: ArrayLike,
+         dtype: DTypeLike | None = None) -> Array:
     """An array of shape filled with fill_value (which may be traced)."""
     if isinstance(fill_value, Tracer):
         dims = (shape,) if isinstance(shape, int) else tuple(shape)

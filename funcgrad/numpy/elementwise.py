@@ -12,7 +12,13 @@ from funcgrad.numpy._table import (COMMON, INEXACT, Binary, Row, Unary, alias, a
                                    broadcast_all,
                                    elementwise, promote, promoted_dtype, register, unary)
 
-__all__ = ["power", "square", "clip", "where", "astype", "add", "subtract", "multiply", "divide", "maximum", "minimum", "negative", "sign", "abs", "sqrt", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and", "logical_or", "logical_not", "isfinite", "stop_gradient", "true_divide", "absolute"]
+__all__ = [
+    "power", "square", "clip", "where", "astype", "add", "subtract", "multiply", "divide",
+    "maximum", "minimum", "negative", "sign", "abs", "sqrt", "exp", "log", "log1p", "expm1",
+    "sin", "cos", "tan", "tanh", "less", "less_equal", "greater", "greater_equal", "equal",
+    "not_equal", "logical_and", "logical_or", "logical_not", "isfinite", "stop_gradient",
+    "true_divide", "absolute"
+]
 
 
 # A row each: name, primitive, promotion, numpy's ufunc, docstring, Tracer operators.

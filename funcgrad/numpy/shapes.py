@@ -10,10 +10,14 @@ import numpy as np
 
 from funcgrad.core import Array, ArrayLike, ShapeError, Tracer, user_location
 from funcgrad.lax import shapes as S
-from funcgrad.numpy._table import Axis, Row, any_traced, dtype_or_scalar, normalize_axes, register, shape
+from funcgrad.numpy._table import (Axis, Row, any_traced, dtype_or_scalar, normalize_axes, register,
+                                   shape)
 from funcgrad.numpy.elementwise import astype
 
-__all__ = ["reshape", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze", "ravel", "broadcast_to", "concatenate", "stack", "pad"]
+__all__ = [
+    "reshape", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze", "ravel",
+    "broadcast_to", "concatenate", "stack", "pad"
+]
 
 
 def reshape(x: ArrayLike, shape: int | Sequence[int]) -> Array:
@@ -52,7 +56,8 @@ def swapaxes(x: ArrayLike, axis1: int, axis2: int) -> Array:
     if not isinstance(x, Tracer):
         return np.swapaxes(x, axis1, axis2)
     perm = list(range(x.ndim))
-    a, b = normalize_axes("swapaxes", axis1, x.ndim)[0], normalize_axes("swapaxes", axis2, x.ndim)[0]
+    a = normalize_axes("swapaxes", axis1, x.ndim)[0]
+    b = normalize_axes("swapaxes", axis2, x.ndim)[0]
     perm[a], perm[b] = perm[b], perm[a]
     return transpose(x, perm)
 
