@@ -244,15 +244,18 @@ def _leaked(trace: Trace, aval: ShapedArray) -> LeakedTracerError:
 
 def unaliased(outputs: Sequence[Any], sources: Sequence[Any]) -> list[Any]:
     """The outputs, each copied if it is read-only or shares memory with one of `sources`
-    or with an earlier output.
+    or with an earlier output; numpy scalars become 0-d arrays.
 
-    Results handed to the user (of jit, grad, vjp) are then ordinary arrays they own:
-    writing into one never changes an argument, a cached constant or another result.
+    Results handed to the user (of jit, grad, vjp) are then ordinary arrays they own, all
+    of one kind: writing into one never changes an argument, a cached constant or another
+    result.
     """
     taken = {id(_memory_owner(s)) for s in sources if type(s) is np.ndarray}
     out = []
     for o in outputs:
-        if type(o) is np.ndarray:
+        if isinstance(o, np.generic):
+            o = np.asarray(o)
+        elif type(o) is np.ndarray:
             owner = id(_memory_owner(o))
             if owner in taken or not o.flags.writeable:
                 o = np.array(o)

@@ -191,20 +191,31 @@ class Graph(Generic[P]):
         if self.constvars:
             lines.append(f"  consts {', '.join(map(decl, self.constvars))}")
         for eqn in self.eqns:
-            shown = {k: v for k, v in eqn.params.items() if not isinstance(v, Graph)}
+            graphs = {k: v for k, v in eqn.params.items() if _graphs_of(v)}
+            shown = {k: v for k, v in eqn.params.items() if k not in graphs}
             params = ("[" + ", ".join(f"{k}={_format_param(v)}" for k, v in shown.items())
                       + "]") if shown else ""
             args = " ".join(map(name, eqn.inputs))
             outs = ", ".join(map(decl, eqn.outvars))
             lines.append(f"  {outs} = {eqn.prim.name}{params} {args}".rstrip())
-            for key, sub in eqn.params.items():
-                if isinstance(sub, Graph):
+            for key, value in graphs.items():
+                for label, sub in _graphs_of(value, key):
                     nested = sub._lines(names, "")
-                    lines.append(f"    {key}: {nested[0]}")
+                    lines.append(f"    {label}: {nested[0]}")
                     lines.extend("    " + line for line in nested[1:])
         lines.append(f"  return {', '.join(map(name, self.outvars))}")
         lines.append("}")
         return [indent + line for line in lines]
+
+
+def _graphs_of(value: Any, key: str = "") -> list[tuple[str, Graph[Any]]]:
+    """A parameter's graphs, labelled for printing: a graph, or a tuple of graphs (the
+    branches of a cond)."""
+    if isinstance(value, Graph):
+        return [(key, value)]
+    if isinstance(value, tuple) and value and all(isinstance(g, Graph) for g in value):
+        return [(f"{key}[{i}]", g) for i, g in enumerate(value)]
+    return []
 
 
 def _var_name(i: int) -> str:

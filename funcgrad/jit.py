@@ -217,9 +217,9 @@ def _call_shapes(*avals: Any, body: Graph[Any], name: str) -> list[Any]:
     return body.out_avals
 
 
-def _split(body: Graph[Any], diff: tuple[bool, ...]) -> tuple[Graph[Any], Graph[Any]]:
+def split(body: Graph[Any], diff: Sequence[bool]) -> tuple[Graph[Any], Graph[Any]]:
     """The body's forward and backward graphs for grad (see vjp_graph), simplified, cached."""
-    key = ("vjp", diff)
+    key = ("vjp", tuple(diff))
     found: tuple[Graph[Any], Graph[Any]] | None = body.derived.get(key)
     if found is None:
         fwd, bwd = vjp_graph(body, diff)
@@ -232,7 +232,7 @@ def _call_vjp(diff: Sequence[bool], args: Sequence[Any], params: dict[str, Any]
     # grad of a call is two calls: the forward graph, whose extra outputs are the
     # residuals, now; the backward graph, reading them, in the backward pass.
     body, name = params["body"], params["name"]
-    fwd, bwd = _split(body, tuple(diff))
+    fwd, bwd = split(body, diff)
     n_out = len(body.outvars)
     outs = call_p.bind_multi(*args, body=fwd, name=name)
     residuals = outs[n_out:]
@@ -247,13 +247,18 @@ def _call_vjp(diff: Sequence[bool], args: Sequence[Any], params: dict[str, Any]
     return outs[:n_out], backward
 
 
-def _call_batch(prim: Primitive, size: int, args: Sequence[Any], batched: Sequence[bool], *,
-                body: Graph[Any], name: str) -> Sequence[Any]:
-    key = ("batch", size, tuple(batched))
-    found = body.derived.get(key)
+def batched(body: Graph[Any], size: int, flags: Sequence[bool]) -> Graph[Any]:
+    """The body batched (see batch_graph), simplified, cached on the body."""
+    key = ("batch", size, tuple(flags))
+    found: Graph[Any] | None = body.derived.get(key)
     if found is None:
-        found = body.derived[key] = simplify(batch_graph(body, size, batched), IDENTITIES)
-    return prim.bind_multi(*args, body=found, name=name)
+        found = body.derived[key] = simplify(batch_graph(body, size, flags), IDENTITIES)
+    return found
+
+
+def _call_batch(prim: Primitive, size: int, args: Sequence[Any], flags: Sequence[bool], *,
+                body: Graph[Any], name: str) -> Sequence[Any]:
+    return prim.bind_multi(*args, body=batched(body, size, flags), name=name)
 
 
 call_p = Primitive("call", lambda *args, body, name: run(body, args), _call_shapes,
