@@ -35,7 +35,7 @@ LADDER = [
     {"batching", "nn.activations", "nn.pool", "optim"},
     {"autodiff", "nn.conv", "nn.losses"},
     {"jit", "testing", "nn.layers"},
-    {"custom", "nn"},
+    {"custom", "control", "nn"},
 ]
 RUNG = {module: i for i, rung in enumerate(LADDER) for module in rung}
 
