@@ -154,8 +154,8 @@ def test_numpy_ufuncs_on_a_tracer_run_funcgrad() -> None:
 
 
 def test_unsupported_numpy_ufunc_on_a_tracer_names_funcgrad_numpy() -> None:
-    with pytest.raises(TypeError, match=r"arctan2.*funcgrad\.numpy"):
-        grad(lambda x: np.arctan2(x, 1.0))(1.0)
+    with pytest.raises(TypeError, match=r"gcd.*funcgrad\.numpy"):
+        grad(lambda x: np.gcd(x, 2))(1.0)
 
 
 def test_traces_are_cleaned_up_after_errors() -> None:

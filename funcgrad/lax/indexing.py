@@ -1,4 +1,6 @@
-"""Indexing: gather (x[index]) and its transpose scatter-add (x.at[index].add(v)).
+"""Indexing: gather (x[index]) and the scatters of x.at[index]: scatter-add (gather's
+transpose), scatter (set: the last of repeated indices wins) and scatter-mul/min/max
+(repeated indices all combine, as numpy's ufunc.at).
 
 An index is split into its static part (ints, slices, None, Ellipsis), kept as a hashable
 parameter, and its integer index arrays, which are operands.
@@ -6,16 +8,15 @@ parameter, and its integer index arrays, which are operands.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from funcgrad import numpy as fnp
-from collections.abc import Sequence
-from typing import NamedTuple
-
-from funcgrad.core import Primitive, ShapedArray
-from funcgrad.lax.base import Aval, move_to_front
+from funcgrad.core import Primitive, Rule, ShapedArray, ShapeError, Tracer, user_location
+from funcgrad.lax.base import Aval, describe, move_to_front
 
 
 class SliceKey(NamedTuple):
@@ -64,18 +65,100 @@ def _gather_shape(x: Aval, *arrays: Aval, index: IndexKey) -> ShapedArray:
     return ShapedArray(stand_in[build_index(index, dummies)].shape, np.dtype(x.dtype))
 
 
-def _scatter_add(x: Any, updates: Any, *arrays: Any, index: IndexKey) -> Any:
-    out = np.array(x, copy=True)
-    idx = build_index(index, arrays)
-    if arrays:
-        np.add.at(out, idx, updates)  # repeated indices accumulate
-    else:
-        out[idx] += updates  # basic indexing never repeats an element
-    return out
+def _scatter_impl(combine: np.ufunc | None) -> Callable[..., Any]:
+    """The numpy implementation of a scatter: x with updates written into x[index] (combine
+    None) or combined with what is there by the ufunc, repeated indices combining too."""
+    def impl(x: Any, updates: Any, *arrays: Any, index: IndexKey) -> Any:
+        out = np.array(x, copy=True)
+        idx = build_index(index, arrays)
+        if combine is None:
+            out[idx] = updates  # numpy assigns in index order: the last repeat wins
+        elif arrays:
+            combine.at(out, idx, updates)  # unbuffered: repeated indices all combine
+        else:
+            out[idx] = combine(out[idx], updates)  # basic indexing never repeats an element
+        return out
+    return impl
+
+
+def _scatter_shape(x: Aval, updates: Aval, *arrays: Aval, index: IndexKey) -> ShapedArray:
+    target = _gather_shape(x, *arrays, index=index)
+    if updates.shape != target.shape or updates.dtype != x.dtype:
+        raise ShapeError(f"scatter into x{index}: the updates must be {target}, got "
+                         f"{describe(updates)}" + user_location())
+    return ShapedArray(x.shape, np.dtype(x.dtype))
 
 
 def _gather_rule(g: Any, out: Any, x: Any, *arrays: Any, index: IndexKey) -> Any:
     return scatter_add_p.bind(fnp.zeros_like(x), g, *arrays, index=index)
+
+
+def _unique(x: Any, *arrays: Any, index: IndexKey) -> bool:
+    """Whether the index certainly picks no element of x twice (basic indexing, or constant
+    index arrays without repeats); traced index arrays count as possibly repeating."""
+    if not arrays:
+        return True
+    if any(isinstance(a, Tracer) for a in arrays):
+        return False
+    hits = np.zeros(x.shape, np.intp)
+    np.add.at(hits, build_index(index, arrays), 1)
+    return bool(hits.max(initial=0) <= 1)
+
+
+def _set_rule_x(g: Any, out: Any, x: Any, u: Any, *arrays: Any, index: IndexKey) -> Any:
+    return scatter_p.bind(g, np.zeros(u.shape, g.dtype), *arrays, index=index)
+
+
+def _set_rule_updates(g: Any, out: Any, x: Any, u: Any, *arrays: Any, index: IndexKey) -> Any:
+    picked = gather_p.bind(g, *arrays, index=index)
+    if _unique(x, *arrays, index=index):
+        return picked
+    # Only the update that was written last at an element gets that element's cotangent:
+    # scatter the updates' own numbers and read back which number each element kept.
+    ids = np.arange(math.prod(u.shape)).reshape(u.shape)
+    kept = scatter_p.bind(np.full(x.shape, -1), ids, *arrays, index=index)
+    return fnp.where(gather_p.bind(kept, *arrays, index=index) == ids, picked, 0)
+
+
+def _mul_rule_x(g: Any, out: Any, x: Any, u: Any, *arrays: Any, index: IndexKey) -> Any:
+    return g * scatter_mul_p.bind(fnp.ones_like(x), u, *arrays, index=index)
+
+
+def _mul_rule_updates(g: Any, out: Any, x: Any, u: Any, *arrays: Any, index: IndexKey) -> Any:
+    if _unique(x, *arrays, index=index):
+        return gather_p.bind(g * x, *arrays, index=index)
+    # d out / d u_k is x times the product of the other updates at u_k's element. Written
+    # without dividing by a zero: count the zero updates at each element and multiply the
+    # nonzero ones; the others' product is nonzero only if u_k is the sole zero there (or
+    # there is none), and then it is that product divided by u_k if u_k is nonzero.
+    zero = u == 0
+    zeros = scatter_add_p.bind(np.zeros(x.shape, np.intp), fnp.astype(zero, np.intp), *arrays,
+                               index=index)
+    nonzero = scatter_mul_p.bind(fnp.ones_like(x), fnp.where(zero, 1, u), *arrays, index=index)
+    zeros_k = gather_p.bind(zeros, *arrays, index=index)
+    others = fnp.where(fnp.where(zero, zeros_k == 1, zeros_k == 0),
+                       gather_p.bind(g * x * nonzero, *arrays, index=index), 0)
+    return others / fnp.where(zero, 1, u)
+
+
+def _extremum_ties(out: Any, x: Any, u: Any, arrays: Sequence[Any], index: IndexKey
+                   ) -> tuple[Any, Any, Any]:
+    """For scatter-max/min: where x attains the result, which updates attain it at their
+    element, and how many values attain each element's result (ties share its cotangent)."""
+    at_x = fnp.astype(x == out, x.dtype)
+    at_u = fnp.astype(u == gather_p.bind(out, *arrays, index=index), u.dtype)
+    return at_x, at_u, at_x + scatter_add_p.bind(fnp.zeros_like(x), at_u, *arrays, index=index)
+
+
+def _extremum_rule_x(g: Any, out: Any, x: Any, u: Any, *arrays: Any, index: IndexKey) -> Any:
+    at_x, _, count = _extremum_ties(out, x, u, arrays, index)
+    return g * at_x / count
+
+
+def _extremum_rule_updates(g: Any, out: Any, x: Any, u: Any, *arrays: Any,
+                           index: IndexKey) -> Any:
+    _, at_u, count = _extremum_ties(out, x, u, arrays, index)
+    return gather_p.bind(g / count, *arrays, index=index) * at_u
 
 
 def _layout(index: IndexKey, ndim: int, shapes: Sequence[tuple[int, ...]]
@@ -144,8 +227,8 @@ def _batch_gather(prim: Primitive, size: int, args: Any, batched: Any, *,
     return out if perm is None else fnp.transpose(out, perm)
 
 
-def _batch_scatter_add(prim: Primitive, size: int, args: Any, batched: Any, *,
-                       index: IndexKey) -> Any:
+def _batch_scatter(prim: Primitive, size: int, args: Any, batched: Any, *,
+                   index: IndexKey) -> Any:
     # The result has a batch axis whatever is batched, so x takes one too; the updates
     # come in each example's layout and go into the one the batched gather would have.
     x, updates, *arrays = args
@@ -160,12 +243,22 @@ def _batch_scatter_add(prim: Primitive, size: int, args: Any, batched: Any, *,
     return prim.bind(x, updates, *new_arrays, index=key)
 
 
+def _scatter(name: str, combine: np.ufunc | None, rule_x: Rule, rule_updates: Rule,
+             complex_rules: bool = False) -> Primitive:
+    """A scatter primitive: operands x, updates and the index arrays (which get no
+    gradient)."""
+    return Primitive(name, _scatter_impl(combine), _scatter_shape,
+                     lambda i: rule_x if i == 0 else rule_updates if i == 1 else None,
+                     _batch_scatter, complex_rules=complex_rules)
+
+
 gather_p = Primitive("gather", _gather, _gather_shape,
                      lambda i: _gather_rule if i == 0 else None, _batch_gather, complex_rules=True)
-scatter_add_p = Primitive(
-    "scatter_add", _scatter_add, lambda x, updates, *arrays, index: ShapedArray(
-        x.shape, np.dtype(x.dtype)),
-    lambda i: ((lambda g, out, x, u, *arrays, index: g) if i == 0 else
-               (lambda g, out, x, u, *arrays, index: gather_p.bind(g, *arrays, index=index))
-               if i == 1 else None),
-    _batch_scatter_add, complex_rules=True)
+scatter_add_p = _scatter(
+    "scatter_add", np.add, lambda g, out, x, u, *arrays, index: g,
+    lambda g, out, x, u, *arrays, index: gather_p.bind(g, *arrays, index=index),
+    complex_rules=True)
+scatter_p = _scatter("scatter", None, _set_rule_x, _set_rule_updates, complex_rules=True)
+scatter_mul_p = _scatter("scatter_mul", np.multiply, _mul_rule_x, _mul_rule_updates)
+scatter_min_p = _scatter("scatter_min", np.minimum, _extremum_rule_x, _extremum_rule_updates)
+scatter_max_p = _scatter("scatter_max", np.maximum, _extremum_rule_x, _extremum_rule_updates)

@@ -1,4 +1,5 @@
-"""Reductions over axes (sum, max, min, prod) and arg-reductions (argmax, argmin).
+"""Reductions over axes (sum, max, min, prod), arg-reductions (argmax, argmin), scans along
+an axis (cumsum, cumprod) and sorting (sort, argsort, argpartition).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import numpy as np
 from funcgrad import numpy as fnp
 
 from funcgrad.core import Primitive, ShapedArray, bind
-from funcgrad.lax.base import Aval, reduce_shape
+from funcgrad.lax.base import Aval, reduce_shape, reduced_dtype
 
 
 def expand_reduced(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
@@ -66,11 +67,97 @@ def _arg_shape(x: Aval, *, axis: int) -> ShapedArray:
     return ShapedArray(tuple(d for i, d in enumerate(x.shape) if i != axis), np.dtype(np.intp))
 
 
-def _batch_arg(prim: Primitive, size: int, args: Any, batched: Any, *, axis: int) -> Any:
-    return bind(prim, args[0], axis=axis + 1)
+def _batch_along(prim: Primitive, size: int, args: Any, batched: Any, *, axis: int,
+                 **params: Any) -> Any:
+    """The rule for primitives of one operand working along one axis: the batch axis in
+    front moves that axis by one."""
+    return bind(prim, args[0], axis=axis + 1, **params)
 
 
 argmax_p = Primitive("argmax", lambda x, *, axis: np.argmax(x, axis=axis), _arg_shape, (None,),
-                     _batch_arg)
+                     _batch_along)
 argmin_p = Primitive("argmin", lambda x, *, axis: np.argmin(x, axis=axis), _arg_shape, (None,),
-                     _batch_arg)
+                     _batch_along)
+
+
+# ---------------------------------------------------------------------------- scans
+
+
+def _cumsum(x: Any, *, axis: int, reverse: bool) -> Any:
+    if reverse:
+        return np.flip(np.cumsum(np.flip(x, axis), axis), axis)
+    return np.cumsum(x, axis)
+
+
+def _scan_shape(x: Aval, *, axis: int, **params: Any) -> ShapedArray:
+    return ShapedArray(tuple(x.shape), reduced_dtype(np.dtype(x.dtype)))
+
+
+def _shifted_left(x: Any, axis: int, by: int) -> Any:
+    """y with y[..., i, ...] = x[..., i + by, ...] along axis, zero past the end."""
+    key = (slice(None),) * axis + (slice(by, None),)
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = (0, min(by, x.shape[axis]))
+    return fnp.pad(fnp.getitem(x, key), widths)
+
+
+def _suffix_recurrence(a: Any, b: Any, axis: int) -> Any:
+    """s with s[i] = b[i] + a[i] * s[i + 1] along axis (s is 0 past the end).
+
+    A parallel scan in log2(n) rounds of products and sums: after the round with offset k,
+    b[i] + a[i] * s[i + 2k] = s[i]. No division, so it is exact where a has zeros, and its
+    derivatives are those of the products it is made of.
+    """
+    n = a.shape[axis]
+    offset = 1
+    while offset < n:
+        b = b + a * _shifted_left(b, axis, offset)
+        if 2 * offset < n:
+            a = a * _shifted_left(a, axis, offset)
+        offset *= 2
+    return b
+
+
+def _cumprod_rule(g: Any, out: Any, x: Any, *, axis: int) -> Any:
+    # d out[j] / d x[i] is the product of x[k] for k <= j, k != i (for i <= j). Dividing
+    # out[j] by x[i] would fail at zeros; instead the cotangent of x[i] is
+    # out[i - 1] * s[i] (1 * s[0] for i = 0), with s[i] the sum over j >= i of
+    # g[j] * x[i + 1] * ... * x[j]: the suffix recurrence s[i] = g[i] + x[i + 1] * s[i + 1].
+    first = (slice(None),) * axis + (slice(0, 1),)
+    before = fnp.concatenate([fnp.ones_like(fnp.getitem(out, first)),
+                              fnp.getitem(out, (slice(None),) * axis + (slice(None, -1),))],
+                             axis=axis)
+    return before * _suffix_recurrence(_shifted_left(x, axis, 1), g, axis)
+
+
+cumsum_p: Primitive = Primitive(
+    "cumsum", _cumsum, _scan_shape,
+    (lambda g, out, x, *, axis, reverse: cumsum_p.bind(g, axis=axis, reverse=not reverse),),
+    _batch_along, complex_rules=True)
+cumprod_p = Primitive("cumprod", lambda x, *, axis: np.cumprod(x, axis), _scan_shape,
+                      (_cumprod_rule,), _batch_along, complex_rules=True)
+
+
+# ---------------------------------------------------------------------------- sorting
+
+
+def _sort_rule(g: Any, out: Any, x: Any, *, axis: int) -> Any:
+    # The sorted values are x permuted: each cotangent goes back to the element that landed
+    # there, through the inverse permutation. The sort is stable, so tied elements keep
+    # their order, as in JAX.
+    permutation = argsort_p.bind(x, axis=axis)
+    return fnp.take_along_axis(g, argsort_p.bind(permutation, axis=axis), axis)
+
+
+def _index_shape(x: Aval, *, axis: int, **params: Any) -> ShapedArray:
+    return ShapedArray(tuple(x.shape), np.dtype(np.intp))
+
+
+sort_p = Primitive("sort", lambda x, *, axis: np.sort(x, axis, kind="stable"),
+                   lambda x, *, axis: ShapedArray(tuple(x.shape), np.dtype(x.dtype)),
+                   (_sort_rule,), _batch_along, complex_rules=True)
+argsort_p = Primitive("argsort", lambda x, *, axis: np.argsort(x, axis, kind="stable"),
+                      _index_shape, (None,), _batch_along)
+argpartition_p = Primitive(
+    "argpartition", lambda x, *, kth, axis: np.argpartition(x, kth, axis), _index_shape,
+    (None,), _batch_along)
