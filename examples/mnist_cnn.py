@@ -446,9 +446,9 @@ class CheckpointError(ValueError):
 
 
 def _leaf_type(leaf: Any) -> str:
-    if isinstance(leaf, (int, np.integer)) and np.ndim(leaf) == 0:
-        return "int"
     a = np.asarray(leaf)
+    if a.ndim == 0 and a.dtype.kind in "iu":  # a count (the optimizer's step)
+        return "int"
     return f"{a.dtype}{list(a.shape)}"
 
 
@@ -559,7 +559,7 @@ def _restore(path: Path, what: str, template: Any, stored_signature: str,
             if value.ndim != 0 or value.dtype.kind not in "iu":
                 raise CheckpointError(f"{path}: {key!r} ({what}{leaf_path}) should be an "
                                       f"integer scalar, got {value.dtype}{list(value.shape)}")
-            leaves.append(int(value))
+            leaves.append(np.asarray(int(value), np.int64))
         else:
             if _leaf_type(value) != _leaf_type(slot):
                 raise CheckpointError(f"{path}: {key!r} ({what}{leaf_path}) is "

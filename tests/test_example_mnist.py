@@ -211,14 +211,14 @@ def test_checkpoint_round_trip_is_exact(tmp_path: Path) -> None:
     state = dataclasses.replace(
         _fresh_state(), epoch=1, step_in_epoch=3, loss_sum=1.25, images_seen=192, seconds=2.5,
         history=(EpochRecord(1, 0.3, 0.91, 10.0, 1.0, 640),))
-    state = dataclasses.replace(state, opt_state=state.opt_state._replace(step=13))
+    state = dataclasses.replace(state, opt_state=state.opt_state._replace(step=np.asarray(13)))
     ck = tmp_path / "ck.npz"
     save_checkpoint(ck, state, SMALL)
     loaded, config = load_checkpoint(ck, make_model())
     assert config == SMALL
     _assert_bitwise_equal(loaded.params, state.params)
     _assert_bitwise_equal(loaded.opt_state, state.opt_state)
-    assert type(loaded.opt_state.step) is int and loaded.opt_state.step == 13
+    assert loaded.opt_state.step.dtype == np.int64 and int(loaded.opt_state.step) == 13
     assert (loaded.epoch, loaded.step_in_epoch, loaded.loss_sum, loaded.images_seen,
             loaded.seconds, loaded.history) == (1, 3, 1.25, 192, 2.5, state.history)
     with np.load(ck, allow_pickle=False) as npz:
