@@ -25,7 +25,7 @@ from funcgrad.autodiff import substitute, vjp
 from funcgrad.core import (Backward, ConcretizationError, Primitive, ShapedArray, Tracer,
                            aval_of, differentiable, user_location)
 from funcgrad.graph import Graph, Var, hoist_traced_consts, trace_avals
-from funcgrad.jit import batched, call_p, run, split
+from funcgrad.jit import batched, call_p, compiled, run, split
 from funcgrad.lax.base import move_to_front
 
 T = TypeVar("T")
@@ -189,8 +189,9 @@ def _scan_impl(*args: Any, body: Graph[Any], n_consts: int, n_carry: int, length
     xs = args[n_consts + n_carry:]
     y_avals = body.out_avals[n_carry:]
     ys = [np.empty((length, *a.shape), a.dtype) for a in y_avals]
+    step = compiled(body)  # looked up once: the loop below is the scan's whole cost
     for i in (range(length - 1, -1, -1) if reverse else range(length)):
-        out = run(body, [*consts, *carry, *(x[i] for x in xs)])
+        out = step(*consts, *carry, *[x[i] for x in xs])
         carry = out[:n_carry]
         for y, value in zip(ys, out[n_carry:]):
             y[i] = value

@@ -236,16 +236,22 @@ def compile_numpy(graph: Graph[Any], donated: Sequence[int] = ()) -> Callable[..
     return replay
 
 
-def run(graph: Graph[Any], args: Sequence[Any], donated: tuple[int, ...] = ()) -> list[Any]:
-    """Evaluate a closed graph on arrays: its compiled replay (made once per graph and
-    donation), or, with debug_nans, equation by equation so each primitive is checked."""
+def compiled(graph: Graph[Any], donated: tuple[int, ...] = ()) -> Callable[..., list[Any]]:
+    """A function evaluating a closed graph on arrays: its compiled replay (made once per
+    graph and donation), or, with debug_nans, equation by equation so each primitive is
+    checked."""
     if checking_nans():
-        return graph.evaluate(args)
+        return lambda *args: graph.evaluate(args)
     key = ("replay", donated)
     replay: Callable[..., list[Any]] | None = graph.derived.get(key)
     if replay is None:
         replay = graph.derived[key] = compile_numpy(graph, donated)
-    return replay(*args)
+    return replay
+
+
+def run(graph: Graph[Any], args: Sequence[Any], donated: tuple[int, ...] = ()) -> list[Any]:
+    """Evaluate a closed graph on arrays (see compiled)."""
+    return compiled(graph, donated)(*args)
 
 
 # ---------------------------------------------------------------------------- call
