@@ -34,8 +34,16 @@ _SAMPLES, _SPLIT, _FOLD_IN = 0, 1, 2  # stream tags: a key's draws, its children
 _UINT32 = np.dtype(np.uint32)
 
 
+def _check_key(shape: Sequence[int], dtype: Any) -> None:
+    if tuple(shape) != (2,) or np.dtype(dtype) != _UINT32:
+        raise TypeError("a random key is a uint32 array of shape (2,) made by "
+                        "funcgrad.random.key(seed) or split, got "
+                        f"{ShapedArray(tuple(shape), np.dtype(dtype))}" + user_location())
+
+
 def _philox(key: Any, stream: int) -> np.random.Philox:
-    k = np.asarray(key, np.uint64)
+    k = np.asarray(key)
+    _check_key(k.shape, k.dtype)
     return np.random.Philox(key=(stream << 64) | (int(k[0]) << 32) | int(k[1]))
 
 
@@ -50,12 +58,13 @@ def _bits(key: Any, *, shape: tuple[int, ...], stream: int) -> np.ndarray[Any, A
 
 
 def _uniform01(key: Any, *, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Any:
-    # The top 24 (float32) or 53 (float64) bits of each 64-bit draw, scaled into [0, 1).
-    n = int(np.prod(shape, dtype=np.int64))
-    raw = _raw(key, n, _SAMPLES)
-    if dtype == np.float32:
-        return ((raw >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -24)).reshape(shape)
-    return ((raw >> np.uint64(11)).astype(np.float64) * 2.0 ** -53).reshape(shape).astype(dtype)
+    # As many top bits of each 64-bit draw as the dtype's significand holds (53 for
+    # float64, 24 for float32, 11 for float16), scaled into [0, 1): every value is exact
+    # in the dtype, so none rounds up to 1.
+    bits = np.finfo(dtype).nmant + 1
+    raw = _raw(key, int(np.prod(shape, dtype=np.int64)), _SAMPLES)
+    scaled = (raw >> np.uint64(64 - bits)).astype(np.float64) * 2.0 ** -bits
+    return scaled.astype(dtype).reshape(shape)
 
 
 def _normal(raw: np.ndarray[Any, Any]) -> Any:
@@ -97,9 +106,7 @@ def _fold_in(key: Any, data: Any) -> Any:
 def _sampled(shape: tuple[int, ...], dtype: DTypeLike) -> Any:
     """The shape rule of a primitive drawing `shape` values of `dtype` from a key."""
     def rule(k: Any, *others: Any, **params: Any) -> ShapedArray:
-        if tuple(k.shape) != (2,) or k.dtype != _UINT32:
-            raise TypeError("a random key is a uint32 array of shape (2,) made by "
-                            f"funcgrad.random.key(seed), got {ShapedArray(k.shape, k.dtype)}")
+        _check_key(k.shape, k.dtype)
         return ShapedArray(shape, np.dtype(dtype))
     return rule
 
@@ -251,7 +258,9 @@ def choice(key: Array, a: int | ArrayLike, shape: Shape = (), replace: bool = Tr
     elif p is None:
         picked = fnp.reshape(permutation_p.bind(key, n=n)[:count], dims)
     elif replace:
-        picked = categorical(key, fnp.log(p), shape=dims)
+        with np.errstate(divide="ignore"):  # p == 0 gives a -inf logit: never drawn
+            logits = fnp.log(p)
+        picked = categorical(key, logits, shape=dims)
     else:
         picked = fnp.reshape(weighted_sample_p.bind(key, fnp.astype(p, np.float64),
                                                     count=count), dims)
