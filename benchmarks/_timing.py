@@ -2,7 +2,11 @@
 
 `compare_rates` times several zero-argument functions in interleaved rounds, so that a
 slow phase of the machine (other processes, frequency scaling) hits every contender
-alike and ratios taken from one run stay meaningful. Each round times one block of
+alike and ratios taken from one run stay meaningful. `LoadMeter` measures the CPU that
+other processes used meanwhile (all CPU time in /proc/stat minus this process's own), in
+cores: on a 2-core machine one busy neighbour slows multi-threaded BLAS by 2-10x, so a
+round above 0.3 foreign cores is marked, and `wait_for_quiet` waits for a quiet machine
+before timing starts. Each round times one block of
 calls per function; a block is sized to last at least `min_time` seconds. Objects alive
 before timing (imported libraries, inputs) are moved out of the garbage collector's view
 (gc.freeze), so a collection costs each contender only for its own garbage rather than
@@ -13,12 +17,67 @@ from __future__ import annotations
 
 import gc
 import math
+import os
+import resource
 import statistics
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-__all__ = ["best_rate", "calls_per_block", "compare_rates", "format_rate", "format_table",
-           "median_rate", "time_block"]
+__all__ = ["QUIET", "LoadMeter", "best_rate", "calls_per_block", "compare_rates", "format_rate",
+           "format_table", "median_rate", "time_block", "wait_for_quiet"]
+
+QUIET = 0.3
+"""Foreign load (cores) above which a timing is marked as taken on a busy machine."""
+
+
+def _busy_seconds() -> float:
+    """CPU seconds all processes have spent busy since boot (Linux /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    """CPU seconds this process (all its threads) and its finished children have used."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class LoadMeter:
+    """Measures how many cores other processes kept busy between start() and stop()."""
+
+    def __init__(self) -> None:
+        self._start = (0.0, 0.0, 0.0)
+        self.available = os.path.exists("/proc/stat")
+
+    def start(self) -> None:
+        """Begin a measurement."""
+        if self.available:
+            self._start = (time.perf_counter(), _busy_seconds(), _own_seconds())
+
+    def stop(self) -> float:
+        """Foreign cores used on average since start() (0.0 where it cannot be measured)."""
+        if not self.available:
+            return 0.0
+        t0, busy0, own0 = self._start
+        wall = time.perf_counter() - t0
+        foreign = (_busy_seconds() - busy0) - (_own_seconds() - own0)
+        return max(foreign / wall, 0.0) if wall > 0 else 0.0
+
+
+def wait_for_quiet(max_wait: float = 120.0, window: float = 1.0) -> float:
+    """Wait (up to max_wait seconds) until other processes use under QUIET cores over a
+    window; returns the last measured foreign load."""
+    meter = LoadMeter()
+    deadline = time.perf_counter() + max_wait
+    while True:
+        meter.start()
+        time.sleep(window)
+        load = meter.stop()
+        if load < QUIET or time.perf_counter() > deadline:
+            return load
 
 
 def time_block(fn: Callable[[], object], n: int) -> float:
@@ -41,8 +100,11 @@ def calls_per_block(fn: Callable[[], object], min_time: float) -> int:
 
 
 def compare_rates(fns: Mapping[str, Callable[[], object]], *, min_time: float = 0.2,
-                  rounds: int = 5, warmup: int = 3) -> dict[str, list[float]]:
-    """Calls per second of each function, one entry per round (rounds interleave the functions)."""
+                  rounds: int = 5, warmup: int = 3,
+                  loads: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+    """Calls per second of each function, one entry per round (rounds interleave the
+    functions); with `loads`, the foreign load (cores) during each block is recorded
+    there, per function, alongside."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -54,7 +116,11 @@ def compare_rates(fns: Mapping[str, Callable[[], object]], *, min_time: float = 
     for r in range(rounds):
         # Rotate the order so no function always runs right after the same neighbour.
         for name in names[r % len(names):] + names[:r % len(names)]:
+            meter = LoadMeter()
+            meter.start()
             rates[name].append(sizes[name] / time_block(fns[name], sizes[name]))
+            if loads is not None:
+                loads.setdefault(name, []).append(meter.stop())
     return rates
 
 

@@ -1,9 +1,10 @@
 """The MNIST CNN of examples/mnist_cnn.py: training-step time against PyTorch, and memory.
 
-    python benchmarks/mnist.py [--data DIR] [--rounds 5] [--steps 20] [--full]
+    python benchmarks/mnist.py [--data DIR] [--rounds 5] [--steps 20] [--full] [--no-jit]
 
 Step time: one training step on a batch of 128 images (forward, backward, Adam update),
-float32, for funcgrad and, when installed, for PyTorch eager on the same architecture,
+float32, for funcgrad (the example's step function, jitted as the example runs it unless
+--no-jit) and, when installed, for PyTorch eager on the same architecture,
 the same initial weights and the same batch (PyTorch with its default number of
 threads). The two take turns in interleaved rounds (benchmarks/_timing.py), so a busy
 moment of the machine hits both; the ratio is funcgrad's time per step over PyTorch's,
@@ -53,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 import funcgrad as fg  # noqa: E402
 import mnist_cnn  # noqa: E402
 from _timing import compare_rates, format_table  # noqa: E402
+from funcgrad import random  # noqa: E402
 from mnist_data import Mnist, MnistError, load_mnist  # noqa: E402
 
 BATCH = 128
@@ -88,18 +90,20 @@ def get_data(data_dir: str | None, *, download: bool = False) -> tuple[Mnist, st
 # One training step in each library.
 
 
-def funcgrad_step(x: npt.NDArray[np.float32], y: npt.NDArray[np.int64]
+def funcgrad_step(x: npt.NDArray[np.float32], y: npt.NDArray[np.int64], jit: bool = True
                   ) -> tuple[Callable[[], float], Any]:
-    """funcgrad's training step on (x, y), updating its own params; and the initial params."""
+    """funcgrad's training step on (x, y) (the example's, jitted unless jit is False),
+    updating its own params; and the initial params."""
     model = mnist_cnn.make_model()
-    params = model.init(np.random.default_rng(0))
+    params = model.init(random.key(0))
     opt = mnist_cnn.make_optimizer(mnist_cnn.Config(lr=1e-3), steps_per_epoch=469)
     state = {"params": params, "opt": opt.init(params)}
-    value_and_grad = fg.value_and_grad(mnist_cnn.make_loss(model))
+    train_step = mnist_cnn.make_step(model, opt)
+    if jit:
+        train_step = fg.jit(train_step)
 
     def step() -> float:
-        loss, grads = value_and_grad(state["params"], x, y)
-        state["params"], state["opt"] = opt.update(grads, state["opt"], state["params"])
+        state["params"], state["opt"], loss = train_step(state["params"], state["opt"], (x, y))
         return float(loss)
 
     return step, params
@@ -157,7 +161,7 @@ def torch_available() -> str | None:
 
 
 def probe(kind: str, data_dir: str | None, steps: int, result: Path,
-          checkpoint: Path | None = None) -> None:
+          checkpoint: Path | None = None, jit: bool = True) -> None:
     """Run in a child process: train, then write peak memory (and results) as JSON."""
     data, source = get_data(data_dir, download=kind == "full")
     out: dict[str, Any] = {"data": source}
@@ -166,7 +170,7 @@ def probe(kind: str, data_dir: str | None, steps: int, result: Path,
         tracemalloc.start()
         start = time.perf_counter()
         state = mnist_cnn.train(config, data, test_limit=EVAL_IMAGES, progress=False,
-                                log=lambda s: None)
+                                jit=jit, log=lambda s: None)
         out["seconds"] = time.perf_counter() - start
         out["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
@@ -175,7 +179,7 @@ def probe(kind: str, data_dir: str | None, steps: int, result: Path,
         torch: Any = importlib.import_module("torch")
         x = mnist_cnn.to_input(data.train_images[:BATCH])
         y = data.train_labels[:BATCH].astype(np.int64)
-        net = torch_model(mnist_cnn.make_model().init(np.random.default_rng(0)))
+        net = torch_model(mnist_cnn.make_model().init(random.key(0)))
         step = torch_step(net, x, y)
         for i in range(steps):
             x[...] = mnist_cnn.to_input(data.train_images[i * BATCH:(i + 1) * BATCH])
@@ -191,7 +195,7 @@ def probe(kind: str, data_dir: str | None, steps: int, result: Path,
         out["accuracy"] = correct / EVAL_IMAGES
     elif kind == "full":
         config = mnist_cnn.Config()
-        state = mnist_cnn.train(config, data, checkpoint=checkpoint)
+        state = mnist_cnn.train(config, data, checkpoint=checkpoint, jit=jit)
         out["history"] = [dataclasses.asdict(r) | {"images_per_second": r.images_per_second}
                           for r in state.history]
         out["config"] = dataclasses.asdict(config)
@@ -209,6 +213,8 @@ def run_probe(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             cmd += ["--data", args.data]
         if args.checkpoint:
             cmd += ["--checkpoint", str(args.checkpoint)]
+        if args.no_jit:
+            cmd += ["--no-jit"]
         proc = subprocess.run(cmd, stdout=None if kind == "full" else subprocess.PIPE,
                               stderr=None if kind == "full" else subprocess.PIPE, text=True)
         if proc.returncode != 0 or not result.exists():
@@ -226,11 +232,11 @@ def _mark(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def step_benchmark(data: Mnist, rounds: int) -> tuple[float, float | None]:
+def step_benchmark(data: Mnist, rounds: int, jit: bool = True) -> tuple[float, float | None]:
     """Print the step-time table; returns funcgrad's median ms per step and the ratio."""
     x = mnist_cnn.to_input(data.train_images[:BATCH])
     y = data.train_labels[:BATCH].astype(np.int64)
-    ours, params = funcgrad_step(x, y)
+    ours, params = funcgrad_step(x, y, jit)
     fns: dict[str, Callable[[], object]] = {"funcgrad": ours}
     version = torch_available()
     if version is not None:
@@ -245,7 +251,7 @@ def step_benchmark(data: Mnist, rounds: int) -> tuple[float, float | None]:
     ms = {name: 1e3 / statistics.median(r) for name, r in rates.items()}
     best = {name: 1e3 / max(r) for name, r in rates.items()}
     ratio = None
-    rows = [["funcgrad", f"{ms['funcgrad']:.1f}", f"{best['funcgrad']:.1f}",
+    rows = [["funcgrad" + ("" if jit else " (no jit)"), f"{ms['funcgrad']:.1f}", f"{best['funcgrad']:.1f}",
              f"{BATCH * 1e3 / ms['funcgrad']:,.0f}", ""]]
     if "torch" in rates:
         # per round: funcgrad's time / torch's time = torch's rate / funcgrad's rate
@@ -317,11 +323,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
                         help="with --full: keep the trained model there (draw its pictures "
                              "with examples/mnist_cnn.py --resume --checkpoint PATH)")
+    parser.add_argument("--no-jit", action="store_true",
+                        help="time and train with the example's step un-jitted")
     parser.add_argument("--probe", choices=("funcgrad", "torch", "full"), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe:
-        probe(args.probe, args.data, args.steps, args.result, args.checkpoint)
+        probe(args.probe, args.data, args.steps, args.result, args.checkpoint,
+              jit=not args.no_jit)
         return 0
     print(f"machine: {os.cpu_count()} CPUs, load average "
           f"{', '.join(f'{v:.2f}' for v in os.getloadavg())} (1, 5, 15 min)")
@@ -329,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"data: {source}\n")
     memory_benchmark(args, with_torch=torch_available() is not None)
     print()
-    step_benchmark(data, args.rounds)
+    step_benchmark(data, args.rounds, jit=not args.no_jit)
     if args.full:
         full_run(args)
     print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())} "

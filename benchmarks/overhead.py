@@ -70,7 +70,7 @@ except ImportError:  # not installed: use the checkout this script lives in
     import funcgrad as fg
 import funcgrad.numpy as fnp
 from _timing import compare_rates, format_rate, format_table, median_rate
-from funcgrad import nn, tree
+from funcgrad import nn, random, tree
 
 F64 = NDArray[np.float64]
 
@@ -316,21 +316,21 @@ def mnist_model() -> tuple[str, Loss, Any]:
     examples = str(Path(__file__).resolve().parents[1] / "examples")
     if examples not in sys.path:
         sys.path.append(examples)
-    rng = np.random.default_rng(0)
+    key = random.key(0)
     try:
         mnist_cnn = importlib.import_module("mnist_cnn")
     except ImportError as err:
         model = nn.serial(nn.Conv2D(32, 3), nn.Relu, nn.MaxPool2D(2), nn.Conv2D(64, 3),
                           nn.Relu, nn.MaxPool2D(2), nn.Flatten, nn.Linear(128), nn.Relu,
                           nn.Linear(10))
-        _, params = model.init(rng, (-1, 1, 28, 28))
+        _, params = model.init(key, (-1, 1, 28, 28))
 
         def loss(params: Any, x: Any, y: Any) -> Any:
             return nn.cross_entropy(model.apply(params, x), y)
 
         return f"built here (examples/mnist_cnn.py not importable: {err})", loss, params
     cnn = mnist_cnn.make_model()
-    return "examples/mnist_cnn.py", mnist_cnn.make_loss(cnn), cnn.init(rng)
+    return "examples/mnist_cnn.py", mnist_cnn.make_loss(cnn), cnn.init(key)
 
 
 @dataclass

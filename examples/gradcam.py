@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 import common
 import funcgrad as fg
-from funcgrad import nn
+from funcgrad import nn, random
 from funcgrad.optim import adam
 
 FloatArray = npt.NDArray[np.floating[Any]]
@@ -192,10 +192,11 @@ FEATURES = nn.serial(nn.Conv2D(16, 3, "SAME"), nn.Relu, nn.MaxPool2D(2),
 HEAD = nn.serial(nn.Flatten, nn.Linear(64), nn.Relu, nn.Linear(len(CLASSES)))
 
 
-def init_params(rng: np.random.Generator) -> Params:
-    """Fresh parameters for features and head."""
-    shape, feature_params = FEATURES.init(rng, (-1, 1, SIZE, SIZE))
-    _, head_params = HEAD.init(rng, shape)
+def init_params(key: fg.Array) -> Params:
+    """Fresh parameters for features and head from a key (funcgrad.random.key(seed))."""
+    features_key, head_key = random.split(key)
+    shape, feature_params = FEATURES.init(features_key, (-1, 1, SIZE, SIZE))
+    _, head_params = HEAD.init(head_key, shape)
     return {"features": feature_params, "head": head_params}
 
 
@@ -360,7 +361,7 @@ def run_experiment(config: Config, seed: int, log_every: int = 0
     rng = np.random.default_rng(seed)
     train_data = make_shapes(config.n_train, rng)
     test_data = make_shapes(config.n_test, rng)
-    params = init_params(rng)
+    params = init_params(random.key(seed))
     start = time.perf_counter()
     params, _ = train(params, train_data, config.steps, rng, config.batch, config.lr, log_every)
     return params, train_data, test_data, time.perf_counter() - start

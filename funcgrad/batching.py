@@ -70,6 +70,9 @@ def batch_graph(graph: Graph[Any], size: int, batched: Sequence[bool]) -> Graph[
     batch axis, and so does every output."""
     avals = [ShapedArray((size, *a.shape), a.dtype) if b else a
              for a, b in zip(graph.in_avals, batched)]
+    if not any(batched):  # the same for every example: computed once, broadcast
+        return trace_avals(lambda *xs: [move_to_front(o, size, False)
+                                        for o in graph.evaluate(xs)], avals)
     batched_f = vmap(lambda *xs: graph.evaluate(xs), in_axes=[0 if b else None for b in batched])
     return trace_avals(batched_f, avals)
 

@@ -25,7 +25,7 @@ from funcgrad.autodiff import substitute, vjp
 from funcgrad.core import (Backward, ConcretizationError, Primitive, ShapedArray, Tracer,
                            aval_of, differentiable, user_location)
 from funcgrad.graph import Graph, Var, hoist_traced_consts, trace_avals
-from funcgrad.jit import batched, call_p, run, split
+from funcgrad.jit import batched, call_p, compiled, run, split
 from funcgrad.lax.base import move_to_front
 
 T = TypeVar("T")
@@ -36,7 +36,7 @@ def _name(f: Callable[..., Any]) -> str:
 
 
 def _describe(structure: tree.TreeDef, avals: Sequence[ShapedArray]) -> str:
-    return f"{structure} with leaves {', '.join(map(str, avals)) or '(none)'}"
+    return f"{structure} with leaves {', '.join(str(a) for a in avals) or '(none)'}"
 
 
 def _zeros(avals: Sequence[ShapedArray]) -> list[Any]:
@@ -189,12 +189,13 @@ def _scan_impl(*args: Any, body: Graph[Any], n_consts: int, n_carry: int, length
     xs = args[n_consts + n_carry:]
     y_avals = body.out_avals[n_carry:]
     ys = [np.empty((length, *a.shape), a.dtype) for a in y_avals]
+    step = compiled(body)  # looked up once: the loop below is the scan's whole cost
     for i in (range(length - 1, -1, -1) if reverse else range(length)):
-        out = run(body, [*consts, *carry, *(x[i] for x in xs)])
+        out = step(*consts, *carry, *[x[i] for x in xs])
         carry = out[:n_carry]
         for y, value in zip(ys, out[n_carry:]):
             y[i] = value
-    return [*carry, *ys]
+    return [*(np.array(c) for c in carry), *ys] if length == 0 else [*carry, *ys]
 
 
 def _scan_shapes(*avals: Any, body: Graph[Any], n_consts: int, n_carry: int, length: int,
@@ -344,7 +345,7 @@ def map(f: Callable[[Any], Any], xs: Any) -> Any:
 def _while_impl(*args: Any, cond: Graph[Any], body: Graph[Any], n_cond: int,
                 n_body: int) -> list[Any]:
     cond_consts, body_consts = args[:n_cond], args[n_cond:n_cond + n_body]
-    carry = list(args[n_cond + n_body:])
+    carry = [np.array(c) for c in args[n_cond + n_body:]]  # the loop's own, if it never runs
     while run(cond, [*cond_consts, *carry])[0]:
         carry = run(body, [*body_consts, *carry])
     return carry
@@ -358,10 +359,10 @@ def _while_vjp(diff: Sequence[bool], args: Sequence[Any], params: dict[str, Any]
     values = [_concrete(a) for a in args]
     if any(v is None for v in values):
         raise ConcretizationError(
-            "reverse-mode differentiation of while_loop needs the number of iterations, "
-            "which is not known while tracing (under jit or make_graph). Use scan, or "
-            "fori_loop with bounds that are Python ints, or take grad outside jit."
-            + user_location())
+            "differentiating while_loop needs its number of iterations, which is not known "
+            "here: under jit or make_graph values are not known, and under vmap each example "
+            "may loop a different number of times. Use scan, or fori_loop with bounds that "
+            "are Python ints, or take grad outside jit and vmap." + user_location())
     steps = 0
     carry = values[n_cond + n_body:]
     while run(cond, [*values[:n_cond], *carry])[0]:
@@ -487,8 +488,9 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable[[Any, T], T], init_val:
 
 def _start_grids(operand: Any, start_indices: Sequence[Any], sizes: Sequence[int]
                  ) -> tuple[Any, ...]:
-    """Index arrays picking the block of `sizes` at `start_indices` (clamped so that the
-    block fits, as in JAX), one per axis, shaped to broadcast against each other."""
+    """Index arrays picking the block of `sizes` at `start_indices` (negative ones counted
+    from the end, then clamped so that the block fits, as in JAX), one per axis, shaped to
+    broadcast against each other."""
     shape = fnp.shape(operand)
     if len(start_indices) != len(shape) or len(sizes) != len(shape):
         raise ValueError(f"dynamic_slice: an operand of shape {shape} needs {len(shape)} start "
@@ -499,7 +501,9 @@ def _start_grids(operand: Any, start_indices: Sequence[Any], sizes: Sequence[int
         if not 0 <= size <= n:
             raise ValueError(f"dynamic_slice: size {size} for axis {axis} of length {n}"
                              + user_location())
-        first = fnp.clip(fnp.astype(start, np.int64), 0, n - size)
+        # as in JAX: a negative start counts from the end; then the block is made to fit
+        start = fnp.astype(start, np.int64)
+        first = fnp.clip(fnp.where(start < 0, start + n, start), 0, n - size)
         offsets = np.arange(size).reshape((-1,) + (1,) * (len(shape) - axis - 1))
         grids.append(first + offsets)
     return tuple(grids)

@@ -21,6 +21,7 @@ identity operations (x * 1), common subexpressions and dead code.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
@@ -142,14 +143,47 @@ def eliminate_dead_code(graph: Graph[P]) -> Graph[P]:
 # ---------------------------------------------------------------------------- replay
 
 
-def compile_numpy(graph: Graph[Any]) -> Callable[..., list[Any]]:
+def _reuses(graph: Graph[Any], donated: set[Var], last_use: dict[Var, int]
+            ) -> dict[int, Var]:
+    """Equations that can write their result into the memory of an operand that dies
+    with them: equation index -> that operand.
+
+    The result must come from a numpy ufunc (which accepts out= and makes no views), and
+    the operand must have the result's shape and dtype, not be 0-d (numpy returns scalars
+    there), and own its memory: made by a ufunc, or a donated input, and read only by
+    ufuncs (so no view of it outlives it).
+    """
+    def ufunc(eqn: Eqn) -> bool:
+        return isinstance(eqn.prim.impl, np.ufunc) and not eqn.prim.multiple_results
+
+    readers: dict[Var, list[Eqn]] = {}
+    for eqn in graph.eqns:
+        for a in eqn.inputs:
+            if isinstance(a, Var):
+                readers.setdefault(a, []).append(eqn)
+    owned = set(donated) | {e.outvars[0] for e in graph.eqns if ufunc(e)}
+    reuse: dict[int, Var] = {}
+    for i, eqn in enumerate(graph.eqns):
+        if not ufunc(eqn) or eqn.outvars[0].aval.shape == ():
+            continue
+        for a in eqn.inputs:
+            if (isinstance(a, Var) and a in owned and last_use.get(a) == i
+                    and a.aval == eqn.outvars[0].aval and all(map(ufunc, readers[a]))):
+                reuse[i] = a
+                break
+    return reuse
+
+
+def compile_numpy(graph: Graph[Any], donated: Sequence[int] = ()) -> Callable[..., list[Any]]:
     """The graph as a straight-line Python function of its inputs calling numpy directly.
 
     Replaying a graph this way costs about one Python call per equation, a few times less
     than an interpreter loop over an environment dict. Each variable is deleted after its
-    last use, so intermediates are freed as early as in the interpreter. An output that is
-    an input, a constant or a literal is copied: a call never hands out its own arguments
-    or the graph's constants.
+    last use, so intermediates are freed as early as in the interpreter, and an elementwise
+    result is written into the memory of an operand that dies with it (no allocation):
+    an intermediate, or an input at a `donated` position, whose contents are then lost.
+    An output that is an input, a constant or a literal is copied: a call never hands out
+    its own arguments or the graph's constants.
     """
     names: dict[Var, str] = {}
     namespace: dict[str, Any] = {"_copy": np.array}
@@ -174,6 +208,7 @@ def compile_numpy(graph: Graph[Any]) -> Callable[..., list[Any]]:
     for var, value in zip(graph.constvars, graph.consts):
         namespace[name(var)] = value
     kept = set(graph.constvars)
+    reuse = _reuses(graph, {graph.invars[i] for i in donated}, last_use)
     lines = [f"def replay({', '.join(name(v) for v in graph.invars)}):"]
     for i, eqn in enumerate(graph.eqns):
         fn = f"_f{i}"
@@ -183,6 +218,8 @@ def compile_numpy(graph: Graph[Any]) -> Callable[..., list[Any]]:
             ref = f"_p{i}_{key}"
             namespace[ref] = value
             args.append(f"{key}={ref}")
+        if i in reuse:
+            args.append(f"out={name(reuse[i])}")
         outs = ", ".join(name(v) for v in eqn.outvars)
         lines.append(f"    {outs}{',' if eqn.prim.multiple_results else ''} = "
                      f"{fn}({', '.join(args)})")
@@ -199,21 +236,29 @@ def compile_numpy(graph: Graph[Any]) -> Callable[..., list[Any]]:
     return replay
 
 
-def run(graph: Graph[Any], args: Sequence[Any]) -> list[Any]:
-    """Evaluate a closed graph on arrays: its compiled replay (made once per graph), or,
-    with debug_nans, equation by equation so each primitive is checked."""
+def compiled(graph: Graph[Any], donated: tuple[int, ...] = ()) -> Callable[..., list[Any]]:
+    """A function evaluating a closed graph on arrays: its compiled replay (made once per
+    graph and donation), or, with debug_nans, equation by equation so each primitive is
+    checked."""
     if checking_nans():
-        return graph.evaluate(args)
-    replay: Callable[..., list[Any]] | None = graph.derived.get("replay")
+        return lambda *args: graph.evaluate(args)
+    key = ("replay", donated)
+    replay: Callable[..., list[Any]] | None = graph.derived.get(key)
     if replay is None:
-        replay = graph.derived["replay"] = compile_numpy(graph)
-    return replay(*args)
+        replay = graph.derived[key] = compile_numpy(graph, donated)
+    return replay
+
+
+def run(graph: Graph[Any], args: Sequence[Any], donated: tuple[int, ...] = ()) -> list[Any]:
+    """Evaluate a closed graph on arrays (see compiled)."""
+    return compiled(graph, donated)(*args)
 
 
 # ---------------------------------------------------------------------------- call
 
 
-def _call_shapes(*avals: Any, body: Graph[Any], name: str) -> list[Any]:
+def _call_shapes(*avals: Any, body: Graph[Any], name: str, donated: tuple[int, ...] = ()
+                 ) -> list[Any]:
     return body.out_avals
 
 
@@ -257,13 +302,15 @@ def batched(body: Graph[Any], size: int, flags: Sequence[bool]) -> Graph[Any]:
 
 
 def _call_batch(prim: Primitive, size: int, args: Sequence[Any], flags: Sequence[bool], *,
-                body: Graph[Any], name: str) -> Sequence[Any]:
+                body: Graph[Any], name: str, donated: tuple[int, ...] = ()) -> Sequence[Any]:
     return prim.bind_multi(*args, body=batched(body, size, flags), name=name)
 
 
-call_p = Primitive("call", lambda *args, body, name: run(body, args), _call_shapes,
-                   batch=_call_batch, multiple_results=True, vjp_call=_call_vjp, complex_rules=True)
-"""A call of a jitted function: its graph is the parameter `body`."""
+call_p = Primitive("call", lambda *args, body, name, donated=(): run(body, args, donated),
+                   _call_shapes, batch=_call_batch, multiple_results=True, vjp_call=_call_vjp,
+                   complex_rules=True)
+"""A call of a jitted function: its graph is the parameter `body`; `donated` (given only
+where the call runs on arrays) lists the operands whose memory the results may take."""
 
 
 # ---------------------------------------------------------------------------- jit
@@ -274,20 +321,41 @@ _PYTHON_SCALARS = (bool, int, float, complex)
 class Jitted(Generic[P, R]):
     """A jit-compiled function: call it like the original; `trace_count` counts tracings."""
 
-    def __init__(self, f: Callable[P, R], static_argnums: Sequence[int]) -> None:
+    __name__: str  # the function's, as functools.wraps gives them
+
+    def __init__(self, f: Callable[P, R], static_argnums: Sequence[int],
+                 static_argnames: Sequence[str], donate_argnums: Sequence[int]) -> None:
         # Name and docstring from f, but not f's __dict__: a wrapper of another jitted
         # function carries that one's cache there (functools.wraps copies it).
         functools.update_wrapper(self, f, updated=())
         self.f = f
-        self.static_argnums = tuple(static_argnums)
+        # A static argument may be passed by position or by name: each names the other.
+        positions = _parameter_positions(f)
+        names = {n: i for i, n in positions.items()}
+        self.static_argnums = tuple(sorted({*static_argnums, *(names[n] for n in static_argnames
+                                                                if n in names)}))
+        self.static_argnames = frozenset({*static_argnames, *(positions[i] for i in static_argnums
+                                                              if i in positions)})
+        self.donate_argnums = tuple(sorted(set(donate_argnums)))
+        if set(self.donate_argnums) & set(self.static_argnums):
+            raise ValueError(f"jit of {self._name()}: an argument cannot be both static and "
+                             "donated")
         self.trace_count = 0
         self._cache: dict[Hashable, tuple[Graph[Any], list[int]]] = {}
         self._lock = threading.RLock()  # one tracing at a time, so each signature once
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        graph, closed_over, dyn_leaves = self._lookup(args, kwargs)
-        outs = call_p.bind_multi(*closed_over, *dyn_leaves, body=graph, name=self._name())
-        result: R = tree.unflatten(graph.out_tree, unaliased(outs, [*dyn_leaves, *graph.consts]))
+        graph, closed_over, dyn_leaves, donated = self._lookup(args, kwargs)
+        if donated and not any(isinstance(x, Tracer) for x in dyn_leaves):
+            outs = call_p.bind_multi(*dyn_leaves, body=graph, name=self._name(),
+                                     donated=donated)
+            kept = [x for j, x in enumerate(dyn_leaves) if j not in donated]
+        else:
+            outs = call_p.bind_multi(*closed_over, *dyn_leaves, body=graph, name=self._name())
+            kept = dyn_leaves
+        # Results may take a donated argument's memory (that is what donating is for), but
+        # never another argument's or a constant's.
+        result: R = tree.unflatten(graph.out_tree, unaliased(outs, [*kept, *graph.consts]))
         return result
 
     def lower(self, *args: P.args, **kwargs: P.kwargs) -> Graph[Any]:
@@ -295,17 +363,20 @@ class Jitted(Generic[P, R]):
         return self._lookup(args, kwargs)[0]
 
     def _lookup(self, args: tuple[Any, ...], kwargs: dict[str, Any]
-                ) -> tuple[Graph[Any], list[Tracer], list[Any]]:
+                ) -> tuple[Graph[Any], list[Tracer], list[Any], tuple[int, ...]]:
         """The graph for this call (traced on a cache miss), the traced values it closes
-        over (its first operands), and the array arguments."""
+        over (its first operands), the array arguments, and which of them are donated."""
         nargs = len(args)
         static_pos = sorted({i % nargs for i in self.static_argnums if -nargs <= i < nargs})
         dynamic = [a for i, a in enumerate(args) if i not in static_pos] if static_pos else args
+        static_kw = {k: v for k, v in kwargs.items() if k in self.static_argnames}
+        dynamic_kw = {k: v for k, v in kwargs.items() if k not in static_kw} if static_kw \
+            else kwargs
         if not static_pos and not kwargs and all(type(a) is np.ndarray for a in args):
             # the common call, arrays only: its structure is known without flattening
             leaves, in_tree = list(args), _arrays_only(len(args))
         else:
-            leaves, in_tree = tree.flatten((dynamic, kwargs))
+            leaves, in_tree = tree.flatten((dynamic, dynamic_kw))
         # The signature of each leaf: shape and dtype; Python scalars are part of the key by
         # value and baked in as weakly typed literals. (By exact type: numpy's float64 and
         # complex128 scalars subclass float and complex, but are typed arrays, traced like
@@ -319,7 +390,8 @@ class Jitted(Generic[P, R]):
                 signature.append((kind, x))
             else:
                 signature.append(tuple(aval_of(x)))
-        key = (in_tree, tuple(static_pos), tuple(args[i] for i in static_pos), tuple(signature))
+        key = (in_tree, tuple(static_pos), tuple(args[i] for i in static_pos),
+               tuple(sorted(static_kw.items())), tuple(signature))
         try:
             entry = self._cache.get(key)
         except TypeError as err:
@@ -330,30 +402,47 @@ class Jitted(Generic[P, R]):
             with self._lock:
                 entry = self._cache.get(key)
                 if entry is None:
-                    graph, dyn_pos, closed_over = self._trace(args, set(static_pos), leaves,
-                                                              in_tree)
+                    graph, dyn_pos, closed_over = self._trace(args, set(static_pos), static_kw,
+                                                              leaves, in_tree)
                     entry = (graph, dyn_pos)
                     if not closed_over:  # a graph holding traced values is for this call only
                         self._cache[key] = entry
         graph, dyn_pos = entry
-        return graph, closed_over, [leaves[j] for j in dyn_pos]
+        donated = self._donated(dynamic, args, static_pos, dyn_pos) if self.donate_argnums \
+            and not closed_over else ()
+        return graph, closed_over, [leaves[j] for j in dyn_pos], donated
+
+    def _donated(self, dynamic: Sequence[Any], args: tuple[Any, ...], static_pos: list[int],
+                 dyn_pos: list[int]) -> tuple[int, ...]:
+        """Positions among the graph's inputs of the leaves of the donated arguments."""
+        nargs = len(args)
+        donate = {i % nargs for i in self.donate_argnums if -nargs <= i < nargs}
+        positional = [i for i in range(nargs) if i not in static_pos]
+        leaf_of_input = {j: n for n, j in enumerate(dyn_pos)}
+        start, found = 0, []
+        for i, arg in zip(positional, dynamic):
+            count = len(tree.leaves(arg))
+            if i in donate:
+                found += [leaf_of_input[j] for j in range(start, start + count)
+                          if j in leaf_of_input]
+            start += count
+        return tuple(found)
 
     def _name(self) -> str:
         return getattr(self.f, "__name__", repr(self.f))
 
-    def _trace(self, args: tuple[Any, ...], static_pos: set[int], leaves: list[Any],
-               in_tree: tree.TreeDef) -> tuple[Graph[Any], list[int], list[Tracer]]:
+    def _trace(self, args: tuple[Any, ...], static_pos: set[int], static_kw: dict[str, Any],
+               leaves: list[Any], in_tree: tree.TreeDef
+               ) -> tuple[Graph[Any], list[int], list[Tracer]]:
         self.trace_count += 1
         dyn_pos = [j for j, x in enumerate(leaves) if type(x) not in _PYTHON_SCALARS]
 
         def flat_f(*dyn_leaves: Any) -> Any:
-            full = list(leaves)
-            for j, x in zip(dyn_pos, dyn_leaves):
-                full[j] = x
+            full = substitute(leaves, dyn_pos, dyn_leaves)
             dyn_args, kw = tree.unflatten(in_tree, full)
             it = iter(dyn_args)
             call_args = [args[i] if i in static_pos else next(it) for i in range(len(args))]
-            return self.f(*call_args, **kw)
+            return self.f(*call_args, **kw, **static_kw)
 
         try:
             graph = trace_avals(flat_f, [aval_of(leaves[j]) for j in dyn_pos])
@@ -361,13 +450,24 @@ class Jitted(Generic[P, R]):
             raise ConcretizationError(
                 f"jit of {self._name()}: {err}\nUnder jit only shapes and dtypes are known "
                 "while tracing. If the branch depends on an argument that is fixed per call "
-                "(a flag, a size), mark it static with jit(f, static_argnums=(i,)); if it "
-                "depends on array values, use funcgrad.numpy.where.") from None
+                "(a flag, a size), mark it static with jit(f, static_argnums=(i,)) or "
+                "static_argnames; if it depends on array values, use funcgrad.numpy.where "
+                "or funcgrad.lax.cond.") from None
         graph, closed_over = hoist_traced_consts(graph)
         # Constants are captured now: copies, so later changes to the arrays are not seen.
         graph = graph.replace(consts=[np.array(c) if isinstance(c, np.ndarray) else c
                                       for c in graph.consts])
         return simplify(graph, IDENTITIES), dyn_pos, closed_over
+
+
+def _parameter_positions(f: Callable[..., Any]) -> dict[int, str]:
+    """Position -> name of f's parameters that may be passed either way (none if unknown)."""
+    try:
+        params = inspect.signature(f).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {i: p.name for i, p in enumerate(params)
+            if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD}
 
 
 @functools.cache
@@ -376,7 +476,18 @@ def _arrays_only(n: int) -> tree.TreeDef:
     return tree.structure((tuple(range(n)), {}))
 
 
-def jit(f: Callable[P, R], static_argnums: int | Sequence[int] = ()) -> Jitted[P, R]:
-    """Compile f: trace it once per input signature into a simplified graph and replay that."""
-    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
-    return Jitted(f, nums)
+def jit(f: Callable[P, R], static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = (),
+        donate_argnums: int | Sequence[int] = ()) -> Jitted[P, R]:
+    """Compile f: trace it once per input signature into a simplified graph and replay that.
+
+    static_argnums / static_argnames: arguments that are fixed Python values (flags, sizes),
+    part of the cache key (so hashable) instead of traced. donate_argnums: arguments whose
+    arrays the call may overwrite to hold its results (as JAX's donation: do not use them
+    after the call); elementwise results write into them instead of new memory.
+    """
+    def ints(v: int | Sequence[int]) -> tuple[int, ...]:
+        return (v,) if isinstance(v, int) else tuple(v)
+
+    names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+    return Jitted(f, ints(static_argnums), names, ints(donate_argnums))

@@ -5,8 +5,11 @@
     params, state = opt.update(grads, state, params)
 
 Nothing is mutated: `update` returns new parameter arrays and a new state. States are
-NamedTuples of pytrees plus a Python-int step count, so `tree.flatten(state)` gives plain
-leaves that `numpy.savez` can store; rebuild with the TreeDef of a fresh `init(params)`.
+NamedTuples of pytrees and a step count, all arrays (the count a 0-d int64 array), so a
+whole training step `params, state = update(grad(loss)(params, batch), state, params)`
+can be jitted (the count is traced like everything else), and `tree.flatten(state)` gives
+plain leaves that `numpy.savez` can store; rebuild with the TreeDef of a fresh
+`init(params)`.
 
 Parameters must be floating-point arrays, and every returned parameter and moment keeps
 its parameter's dtype: float32 models stay float32 even when a gradient or a
@@ -17,7 +20,8 @@ gradient before anything else; `adam` uses decoupled AdamW decay
 (`param -= lr * (adam_direction + weight_decay * param)`), kept out of the moments.
 
 A learning rate is a float or a schedule `f(step) -> float`, where `step` is the number of
-updates already applied (0 for the first update).
+updates already applied (0 for the first update): an integer array, traced under jit, so
+schedules are written with funcgrad.numpy.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from typing import Any, Callable, Generic, TypeVar, Union
 import numpy as np
 from typing_extensions import NamedTuple, TypeAlias
 
+from funcgrad import numpy as fnp
 from funcgrad import tree
-from funcgrad.core import Tracer
+from funcgrad.core import Array, ArrayLike, Tracer
 from funcgrad.numpy import astype
 
 __all__ = [
@@ -53,7 +58,8 @@ __all__ = [
 Params: TypeAlias = Any
 """A pytree whose leaves are floating-point numpy arrays."""
 
-Schedule: TypeAlias = Callable[[int], float]
+Schedule: TypeAlias = Callable[[Any], Any]
+"""step (an int array, possibly traced) -> learning rate (a float or float array)."""
 LearningRate: TypeAlias = Union[float, Schedule]
 
 S = TypeVar("S")
@@ -70,20 +76,20 @@ class Optimizer(NamedTuple, Generic[S]):
 class SgdState(NamedTuple):
     """State of `sgd`: only the number of updates applied so far."""
 
-    step: int
+    step: Array
 
 
 class MomentumState(NamedTuple):
     """State of `momentum`: update count and a velocity tree shaped like the params."""
 
-    step: int
+    step: Array
     velocity: Params
 
 
 class AdamState(NamedTuple):
     """State of `adam`: update count, first moments `mu` and second moments `nu`."""
 
-    step: int
+    step: Array
     mu: Params
     nu: Params
 
@@ -96,7 +102,7 @@ def constant(lr: float) -> Schedule:
     """Schedule that returns `lr` at every step."""
     value = float(lr)
 
-    def schedule(step: int) -> float:
+    def schedule(step: Any) -> Any:
         return value
 
     return schedule
@@ -108,8 +114,10 @@ def step_decay(lr: float, every: int, factor: float) -> Schedule:
         raise ValueError(f"step_decay: every must be a positive number of steps, got {every}")
     base, every, factor = float(lr), int(every), float(factor)
 
-    def schedule(step: int) -> float:
-        return base * factor ** (int(step) // every)
+    def schedule(step: Any) -> Any:
+        # steps are never negative, so truncation is the floor
+        periods = fnp.astype(fnp.astype(step, np.float64) / every, np.int64)
+        return base * fnp.power(factor, fnp.astype(periods, np.float64))
 
     return schedule
 
@@ -120,9 +128,9 @@ def cosine_decay(lr: float, total_steps: int, final: float = 0.0) -> Schedule:
         raise ValueError(f"cosine_decay: total_steps must be positive, got {total_steps}")
     start, end, total = float(lr), float(final), int(total_steps)
 
-    def schedule(step: int) -> float:
-        progress = min(int(step), total) / total
-        return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    def schedule(step: Any) -> Any:
+        progress = fnp.minimum(fnp.astype(step, np.float64), total) / total
+        return end + (start - end) * 0.5 * (1.0 + fnp.cos(math.pi * progress))
 
     return schedule
 
@@ -178,6 +186,11 @@ def _array(x: Any) -> np.ndarray:
     return x if isinstance(x, Tracer) else np.asarray(x)  # type: ignore[return-value]
 
 
+def _count(step: Any) -> Any:
+    """A step count as a 0-d int64 array (traced counts stay traced)."""
+    return step if isinstance(step, Tracer) else np.asarray(step, np.int64)
+
+
 def _like(value: Any, param: np.ndarray) -> np.ndarray:
     # Casting back is the guarantee that the param dtype survives a float64 gradient; it
     # is free (no copy) when the arithmetic already stayed in that dtype. (Traced inside
@@ -196,19 +209,18 @@ def sgd(lr: LearningRate, weight_decay: float = 0.0) -> Optimizer[SgdState]:
 
     def init(params: Params) -> SgdState:
         _param_leaves(params)
-        return SgdState(step=0)
+        return SgdState(step=_count(0))
 
     def update(grads: Params, state: SgdState, params: Params) -> tuple[Params, SgdState]:
         ps, treedef = _param_leaves(params)
         gs = _matching_leaves("grads", grads, treedef, ps)
-        step = int(state.step)
-        # float() so that a numpy float64 from a schedule cannot promote float32 params.
-        rate = float(schedule(step))
+        step = _count(state.step)
+        rate = schedule(step)
         new = []
         for p, g in zip(ps, gs):
             if wd:
                 g = g + wd * p
-            new.append(_like(p - rate * g, p))
+            new.append(_like(p - _like(rate, p) * g, p))
         return tree.unflatten(treedef, new), SgdState(step=step + 1)
 
     return Optimizer(init, update)
@@ -223,7 +235,7 @@ def momentum(
 
     def init(params: Params) -> MomentumState:
         ps, treedef = _param_leaves(params)
-        return MomentumState(0, tree.unflatten(treedef, [np.zeros_like(p) for p in ps]))
+        return MomentumState(_count(0), tree.unflatten(treedef, [np.zeros_like(p) for p in ps]))
 
     def update(
         grads: Params, state: MomentumState, params: Params
@@ -231,15 +243,15 @@ def momentum(
         ps, treedef = _param_leaves(params)
         gs = _matching_leaves("grads", grads, treedef, ps)
         vs = _matching_leaves("velocity (optimizer state)", state.velocity, treedef, ps)
-        step = int(state.step)
-        rate = float(schedule(step))
+        step = _count(state.step)
+        rate = schedule(step)
         new_p, new_v = [], []
         for p, g, v in zip(ps, gs, vs):
             if wd:
                 g = g + wd * p
             v = _like(beta * v + g, p)
             direction = g + beta * v if nesterov else v
-            new_p.append(_like(p - rate * direction, p))
+            new_p.append(_like(p - _like(rate, p) * direction, p))
             new_v.append(v)
         return (
             tree.unflatten(treedef, new_p),
@@ -266,7 +278,7 @@ def adam(
     def init(params: Params) -> AdamState:
         ps, treedef = _param_leaves(params)
         return AdamState(
-            0,
+            _count(0),
             tree.unflatten(treedef, [np.zeros_like(p) for p in ps]),
             tree.unflatten(treedef, [np.zeros_like(p) for p in ps]),
         )
@@ -276,21 +288,21 @@ def adam(
         gs = _matching_leaves("grads", grads, treedef, ps)
         ms = _matching_leaves("mu (optimizer state)", state.mu, treedef, ps)
         vs = _matching_leaves("nu (optimizer state)", state.nu, treedef, ps)
-        step = int(state.step)
-        rate = float(schedule(step))
+        step = _count(state.step)
+        rate = schedule(step)
         t = step + 1
-        # Bias corrections as Python floats: one scalar each per step, and weakly typed
-        # so they never promote float32 moments.
-        correct1 = 1.0 / (1.0 - b1**t)
-        correct2 = 1.0 / (1.0 - b2**t)
+        # Bias corrections: scalars, cast to each param's dtype so float32 stays float32.
+        exponent = fnp.astype(t, np.float64)
+        correct1 = 1.0 / (1.0 - fnp.power(b1, exponent))
+        correct2 = 1.0 / (1.0 - fnp.power(b2, exponent))
         new_p, new_m, new_v = [], [], []
         for p, g, m, v in zip(ps, gs, ms, vs):
             m = _like(b1 * m + (1.0 - b1) * g, p)
-            v = _like(b2 * v + (1.0 - b2) * np.square(g), p)
-            direction = (m * correct1) / (np.sqrt(v * correct2) + eps)
+            v = _like(b2 * v + (1.0 - b2) * fnp.square(g), p)
+            direction = (m * _like(correct1, p)) / (fnp.sqrt(v * _like(correct2, p)) + eps)
             if wd:
                 direction = direction + wd * p
-            new_p.append(_like(p - rate * direction, p))
+            new_p.append(_like(p - _like(rate, p) * direction, p))
             new_m.append(m)
             new_v.append(v)
         return (
@@ -305,27 +317,22 @@ def adam(
 # Gradient clipping.
 
 
-def global_norm(t: Params) -> float:
-    """Euclidean norm of all leaves of `t` taken together as one vector."""
-    total = 0.0
-    for leaf in tree.leaves(t):
-        # Squares in float64: a float32 square overflows for entries above ~1.8e19, which
-        # is exactly the exploding-gradient case clipping exists for.
-        total += float(np.sum(np.square(np.asarray(leaf), dtype=np.float64)))
-    return math.sqrt(total)
+def global_norm(t: Params) -> Array:
+    """Euclidean norm of all leaves of `t` taken together as one vector (a float64 scalar)."""
+    # Squares in float64: a float32 square overflows for entries above ~1.8e19, which is
+    # exactly the exploding-gradient case clipping exists for.
+    squares = [fnp.sum(fnp.square(fnp.astype(leaf, np.float64))) for leaf in tree.leaves(t)]
+    total: ArrayLike = 0.0
+    for sq in squares:
+        total = total + sq
+    return fnp.sqrt(total)
 
 
 def clip_by_global_norm(grads: Params, max_norm: float) -> Params:
-    """Scale `grads` so their global norm is at most `max_norm`; unchanged if already within."""
+    """Scale `grads` so their global norm is at most `max_norm` (unchanged values if within)."""
     if not max_norm >= 0.0:
         raise ValueError(f"clip_by_global_norm: max_norm must be >= 0, got {max_norm}")
     norm = global_norm(grads)
-    if norm <= max_norm:
-        return grads
-    scale = float(max_norm) / norm
-
-    def shrink(g: Any) -> np.ndarray:
-        g = np.asarray(g)
-        return np.asarray(g * scale, dtype=g.dtype)
-
-    return tree.map(shrink, grads)
+    scale = fnp.where(norm > max_norm, float(max_norm) / fnp.maximum(norm, 1e-300), 1.0)
+    return tree.map(lambda g: astype(g * astype(scale, fnp.astype(g, g.dtype).dtype), g.dtype),
+                    grads)

@@ -16,18 +16,38 @@ Ordering rules, because leaf order is what ties gradients to parameters:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import OrderedDict, defaultdict
-from typing import Any, Callable, Hashable, Iterable, Optional, Sequence, TypeVar, overload
+from typing import (Any, Callable, Hashable, Iterable, Optional, Protocol, Sequence, TypeVar,
+                    overload)
 
 __all__ = [
+    "KeyPath",
+    "Partial",
+    "PytreeNodeClass",
     "TreeDef",
     "flatten",
-    "unflatten",
-    "map",
+    "flatten_with_path",
+    "keystr",
     "leaves",
-    "structure",
-    "register_node",
+    "map",
+    "map_with_path",
     "register_dataclass",
+    "register_node",
+    "register_pytree_node_class",
+    "structure",
+    "transpose",
+    "unflatten",
+    # jax.tree_util's names for the same functions
+    "register_pytree_node",
+    "tree_flatten",
+    "tree_flatten_with_path",
+    "tree_leaves",
+    "tree_map",
+    "tree_map_with_path",
+    "tree_structure",
+    "tree_transpose",
+    "tree_unflatten",
 ]
 
 T = TypeVar("T")
@@ -91,16 +111,20 @@ class TreeDef:
 
     def leaf_paths(self) -> list[str]:
         """Readable access path of every leaf in flatten order, e.g. `[0]['w']` or `.x`."""
-        paths: list[str] = []
+        return ["".join(path) for path in self.leaf_key_paths()]
+
+    def leaf_key_paths(self) -> list[tuple[str, ...]]:
+        """The steps from the root to every leaf in flatten order, e.g. ("[0]", "['w']")."""
+        paths: list[tuple[str, ...]] = []
         # Containers still being walked: (own path, path steps of its children), plus the
         # index of the next child of each in `cursors`.
-        frames: list[tuple[str, list[str]]] = []
+        frames: list[tuple[tuple[str, ...], list[str]]] = []
         cursors: list[int] = []
         for rec in self._records:
             if frames:
                 prefix, keys = frames[-1]
                 i = cursors[-1]
-                path = prefix + keys[i]
+                path = (*prefix, keys[i])
                 if i + 1 == len(keys):
                     # Pop before descending so the child's own frame sits on top.
                     frames.pop()
@@ -108,7 +132,7 @@ class TreeDef:
                 else:
                     cursors[-1] = i + 1
             else:
-                path = ""
+                path = ()
             if rec is None:
                 paths.append(path)
             else:
@@ -336,7 +360,11 @@ _install(
 # Public API.
 
 
-def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
+IsLeaf = Optional[Callable[[Any], bool]]
+"""is_leaf(node) -> True to keep a node whole, as a leaf (jax.tree_util's is_leaf)."""
+
+
+def flatten(tree: Any, is_leaf: IsLeaf = None) -> tuple[list[Any], TreeDef]:
     """Split `tree` into its leaves (left to right, depth first) and its TreeDef."""
     leaves_out: list[Any] = []
     records: list[_Record] = []
@@ -351,13 +379,15 @@ def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
         node = pop()
         cls = type(node)
         handler = lookup(cls)
-        if handler is None:
+        if is_leaf is not None and is_leaf(node):
+            handler = None
+        elif handler is None:
             if issubclass(cls, tuple) and hasattr(cls, "_fields"):
                 handler = _namedtuple_handler(cls)
-            else:
-                add_leaf(node)
-                add_record(None)
-                continue
+        if handler is None:
+            add_leaf(node)
+            add_record(None)
+            continue
         children, aux = handler.flatten(node)
         add_record((handler, aux, len(children)))
         # Reversed so that popping visits the first child first.
@@ -403,27 +433,70 @@ def _build(treedef: TreeDef, values: Sequence[Any], describe: bool) -> Any:
     return stack[0]
 
 
-def map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
-    """Apply `f` to corresponding leaves of `tree` and each of `rest` (same structures)."""
-    first, treedef = flatten(tree)
-    if not rest:
-        return unflatten(treedef, [f(x) for x in first])
+def _columns(what: str, tree: Any, rest: Sequence[Any], is_leaf: IsLeaf
+             ) -> tuple[list[list[Any]], TreeDef]:
+    """The leaves of tree and of each of rest, which must have tree's structure."""
+    first, treedef = flatten(tree, is_leaf)
     columns = [first]
     for n, other in enumerate(rest, start=1):
-        other_leaves, other_def = flatten(other)
+        other_leaves, other_def = flatten(other, is_leaf)
         if other_def != treedef:
             raise ValueError(
-                f"tree.map: tree {n} has a different structure from tree 0:\n"
+                f"{what}: tree {n} has a different structure from tree 0:\n"
                 f"  tree 0: {treedef!r}\n"
                 f"  tree {n}: {other_def!r}"
             )
         columns.append(other_leaves)
+    return columns, treedef
+
+
+def map(f: Callable[..., Any], tree: Any, *rest: Any, is_leaf: IsLeaf = None) -> Any:
+    """Apply `f` to corresponding leaves of `tree` and each of `rest` (same structures)."""
+    if not rest and is_leaf is None:
+        first, treedef = flatten(tree)
+        return unflatten(treedef, [f(x) for x in first])
+    columns, treedef = _columns("tree.map", tree, rest, is_leaf)
     return unflatten(treedef, [f(*xs) for xs in zip(*columns)])
 
 
-def leaves(tree: Any) -> list[Any]:
+KeyPath = tuple[str, ...]
+"""Where a leaf sits: one step per container, e.g. ("['params']", "[0]", ".w")."""
+
+
+def keystr(path: KeyPath) -> str:
+    """A key path as one readable string: ['params'][0].w"""
+    return "".join(path)
+
+
+def flatten_with_path(tree: Any, is_leaf: IsLeaf = None
+                      ) -> tuple[list[tuple[KeyPath, Any]], TreeDef]:
+    """The leaves, each with its key path, and the TreeDef."""
+    leaves_out, treedef = flatten(tree, is_leaf)
+    return list(zip(treedef.leaf_key_paths(), leaves_out)), treedef
+
+
+def map_with_path(f: Callable[..., Any], tree: Any, *rest: Any, is_leaf: IsLeaf = None) -> Any:
+    """Apply f(path, leaf, *leaves of rest) to every leaf of tree."""
+    columns, treedef = _columns("tree.map_with_path", tree, rest, is_leaf)
+    return unflatten(treedef, [f(path, *xs) for path, *xs
+                               in zip(treedef.leaf_key_paths(), *columns)])
+
+
+def transpose(outer: TreeDef, inner: TreeDef, tree: Any) -> Any:
+    """A tree of structure outer-of-inner turned into inner-of-outer (jax's tree_transpose)."""
+    leaves_out, treedef = flatten(tree)
+    expected = outer.num_leaves * inner.num_leaves
+    if len(leaves_out) != expected:
+        raise ValueError(f"tree.transpose: the tree has {len(leaves_out)} leaves, but an "
+                         f"outer {outer!r} of inner {inner!r} has {expected}")
+    n = inner.num_leaves
+    rows = [leaves_out[i * n:(i + 1) * n] for i in range(outer.num_leaves)]
+    return unflatten(inner, [unflatten(outer, [row[j] for row in rows]) for j in range(n)])
+
+
+def leaves(tree: Any, is_leaf: IsLeaf = None) -> list[Any]:
     """The leaves of `tree` in flatten order."""
-    return flatten(tree)[0]
+    return flatten(tree, is_leaf)[0]
 
 
 def structure(tree: Any) -> TreeDef:
@@ -522,3 +595,53 @@ def register_dataclass(
     if cls is None:
         return apply
     return apply(cls)
+
+
+class PytreeNodeClass(Protocol):
+    """What register_pytree_node_class asks of a class."""
+
+    def tree_flatten(self) -> tuple[Iterable[Any], Hashable]:
+        """(children, aux data)."""
+
+    @classmethod
+    def tree_unflatten(cls, aux: Any, children: list[Any]) -> Any:
+        """The node rebuilt from its aux data and children."""
+
+
+N = TypeVar("N", bound=PytreeNodeClass)
+
+
+def register_pytree_node_class(cls: type[N]) -> type[N]:
+    """Class decorator: a class with `tree_flatten(self) -> (children, aux)` and a
+    classmethod `tree_unflatten(aux, children)` becomes a pytree node, as in JAX."""
+    register_node(cls, lambda node: node.tree_flatten(), cls.tree_unflatten)
+    return cls
+
+
+class Partial(functools.partial[Any]):
+    """functools.partial as a pytree: its arguments are leaves (so it can be passed through
+    jit and grad), the function is part of the structure."""
+
+
+def _flatten_partial(p: Partial) -> tuple[Sequence[Any], Hashable]:
+    keys = tuple(sorted(p.keywords))
+    return (*p.args, *(p.keywords[k] for k in keys)), (p.func, len(p.args), keys)
+
+
+def _unflatten_partial(aux: Any, children: list[Any]) -> Partial:
+    func, n, keys = aux
+    return Partial(func, *children[:n], **dict(zip(keys, children[n:])))
+
+
+register_node(Partial, _flatten_partial, _unflatten_partial)
+
+# jax.tree_util's names
+register_pytree_node = register_node
+tree_flatten = flatten
+tree_flatten_with_path = flatten_with_path
+tree_leaves = leaves
+tree_map = map
+tree_map_with_path = map_with_path
+tree_structure = structure
+tree_transpose = transpose
+tree_unflatten = unflatten

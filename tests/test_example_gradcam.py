@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import common
 import funcgrad as fg
 import gradcam as gc
+from funcgrad import random
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -138,7 +140,7 @@ def test_regions_partition_the_image_and_mass_shares_sum_to_one(shapes: gc.Shape
 
 
 def test_class_gradients_match_per_example_grad() -> None:
-    params = gc.init_params(np.random.default_rng(0))
+    params = gc.init_params(random.key(0))
     images = gc.make_shapes(3, np.random.default_rng(1)).images
     a, out, grads = gc.class_gradients(params, images, range(3))
     assert a.shape == (3, 32, gc.SIZE // 4, gc.SIZE // 4) and out.shape == (3, 3)
@@ -152,7 +154,13 @@ def test_class_gradients_match_per_example_grad() -> None:
     np.testing.assert_allclose(cams[:, 1], gc.upsample(gc.gradcam(a, grads[1]), 4), rtol=1e-6)
 
 
-def test_quick_mode_end_to_end_reaches_the_stated_accuracy(tmp_path: Path) -> None:
+def test_quick_mode_end_to_end_reaches_the_stated_accuracy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The script runs in a child process: let it import the funcgrad of this checkout
+    # (the one the other tests import), not another one installed in the environment.
+    checkout = str(Path(gc.__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [checkout, *filter(None, [os.environ.get("PYTHONPATH")])]))
     result = common.run_example("gradcam", tmp_path, "--quick", "--out", "figs")
     assert result.returncode == 0, result.stderr
     match = re.search(r"^test accuracy: ([0-9.]+)$", result.stdout, re.MULTILINE)

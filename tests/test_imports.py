@@ -32,7 +32,7 @@ LADDER = [
     {"core"},
     {"graph"},
     PRIMITIVES_AND_NUMPY,
-    {"batching", "nn.activations", "nn.pool", "optim"},
+    {"batching", "nn.activations", "nn.pool", "optim", "random"},
     {"autodiff", "nn.conv", "nn.losses"},
     {"jit", "testing", "nn.layers"},
     {"custom", "control", "nn"},

@@ -72,9 +72,10 @@ Y = DATA_RNG.integers(0, 3, 16)
 OPT = optim.adam(0.05)
 
 
-def train_step(params: Any, state: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
+def train_step(params: Any, state: Any, x: Any, y: Any,
+               opt: optim.Optimizer[Any] = OPT) -> tuple[Any, Any, Any]:
     loss, g = funcgrad.value_and_grad(mlp_loss)(params, x, y)
-    params, state = OPT.update(g, state, params)
+    params, state = opt.update(g, state, params)
     return params, state, loss
 
 
@@ -89,10 +90,9 @@ def test_jit_of_a_whole_training_step_equals_eager() -> None:
         jit_p, jit_s, jit_loss = step(jit_p, jit_s, X, Y)
         np.testing.assert_allclose(jit_loss, eager_loss, rtol=1e-6)
         losses.append(float(jit_loss))
-        # the step count comes back as a 0-d array; see the xfail below
-        jit_s = jit_s._replace(step=int(jit_s.step))
     assert losses[-1] < 0.8 * losses[0]  # it trains
     assert jit_s.step == eager_s.step == 6
+    assert step.trace_count == 1  # the step count is an array: traced, not baked in
     for name in params:
         assert jit_p[name].dtype == np.float32
         np.testing.assert_allclose(jit_p[name], eager_p[name], rtol=1e-5, atol=1e-6)
@@ -100,17 +100,14 @@ def test_jit_of_a_whole_training_step_equals_eager() -> None:
     assert_tree_allclose((jit_s.mu, jit_s.nu), (eager_s.mu, eager_s.nu), rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.xfail(strict=True, raises=ConcretizationError,
-                   reason="jit returns the optimizer's Python-int step count as a 0-d int64 "
-                   "array; fed back in, it is traced, and optim's int(state.step) (needed for "
-                   "its Python schedules) cannot be concretized under jit")
 def test_jitted_training_step_accepts_its_own_returned_state() -> None:
     params = init_mlp(np.random.default_rng(0))
-    state = OPT.init(params)
-    step = jit(train_step)
-    for _ in range(2):
+    opt = optim.adam(optim.cosine_decay(0.05, 10))  # a schedule of the traced step count
+    state = opt.init(params)
+    step = jit(lambda p, s, x, y: train_step(p, s, x, y, opt))
+    for _ in range(3):
         params, state, _ = step(params, state, X, Y)
-    assert state.step == 2
+    assert state.step == 3 and step.trace_count == 1
 
 
 def test_jitted_sgd_step_traces_once_over_many_steps() -> None:
@@ -509,3 +506,83 @@ def test_constants_are_captured_when_traced() -> None:
     np.testing.assert_array_equal(f(np.ones(2, np.float32)[:, None]),
                                   np.full((2, 3), 10.0))  # a new shape: traced again
     np.testing.assert_array_equal(jit(lambda x: x * table)(np.ones(3)), [10.0] * 3)
+
+
+# ---------------------------------------------------------------------------- arguments
+
+
+def test_static_argnames_by_name_and_by_position() -> None:
+    def f(x: Any, mode: str = "sin", power: int = 1) -> Any:
+        return (fnp.sin(x) if mode == "sin" else fnp.cos(x)) ** power
+
+    jf = jit(f, static_argnames=("mode", "power"))
+    x = np.linspace(0.0, 1.0, 4)
+    np.testing.assert_allclose(jf(x, mode="cos", power=2), np.cos(x) ** 2, rtol=1e-15)
+    np.testing.assert_allclose(jf(x, "cos", 2), np.cos(x) ** 2, rtol=1e-15)  # same, by position
+    np.testing.assert_allclose(jf(x), np.sin(x), rtol=1e-15)
+    assert jf.trace_count == 3  # one per distinct (mode, power): by name or position alike
+    by_num = jit(f, static_argnums=1)
+    np.testing.assert_allclose(by_num(x, mode="cos"), np.cos(x), rtol=1e-15)  # and the other way
+    with pytest.raises(TypeError, match="static arguments must be hashable"):
+        jit(lambda x, opts: x, static_argnames="opts")(x, opts=["unhashable"])
+
+
+def test_donated_arguments_hold_the_results() -> None:
+    def step(p: Any, g: Any) -> Any:
+        return p - 0.1 * g
+
+    p, g = np.ones((3, 4)), np.full((3, 4), 2.0)
+    donating = jit(step, donate_argnums=0)
+    out = donating(p, g)
+    np.testing.assert_allclose(out, 0.8)
+    assert np.shares_memory(out, p)  # written into the donated array: no new buffer
+    plain = jit(step)(np.ones((3, 4)), g)
+    np.testing.assert_allclose(plain, 0.8)
+    assert not np.shares_memory(plain, g)
+    # pytrees, under grad (where there is nothing to donate), and the same answers
+    tree_step = jit(lambda ps, gs: tree.map(step, ps, gs), donate_argnums=(0,))
+    ps = {"a": np.ones(3), "b": np.zeros((2, 2))}
+    new = tree_step(ps, {"a": np.ones(3), "b": np.ones((2, 2))})
+    np.testing.assert_allclose(new["b"], -0.1)
+    assert np.shares_memory(new["a"], ps["a"])
+    np.testing.assert_allclose(grad(lambda q: fnp.sum(donating(q, g)))(np.ones((3, 4))), 1.0)
+    with pytest.raises(ValueError, match="both static and donated"):
+        jit(step, static_argnums=0, donate_argnums=0)
+
+
+def test_intermediates_reuse_memory_without_changing_results() -> None:
+    # elementwise results are written into operands that die with them; a view of such
+    # an operand (here a reshape) keeps it from being overwritten
+    def f(x: Any) -> Any:
+        a = fnp.exp(x)
+        b = fnp.reshape(a, (2, 3))
+        c = fnp.sin(a) * 2.0 + 1.0
+        return c, b
+
+    x = np.linspace(0.0, 1.0, 6)
+    c, b = jit(f)(x)
+    np.testing.assert_allclose(c, np.sin(np.exp(x)) * 2.0 + 1.0, rtol=1e-15)
+    np.testing.assert_allclose(b, np.exp(x).reshape(2, 3), rtol=1e-15)
+    np.testing.assert_array_equal(x, np.linspace(0.0, 1.0, 6))  # not donated: untouched
+
+
+class Scaler:
+    """A method to jit."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+
+    def apply(self, x: Any) -> Any:
+        return x * self.factor
+
+
+def test_jit_of_bound_methods_and_partials() -> None:
+    import functools
+
+    x = np.arange(3.0)
+    method = jit(Scaler(2.0).apply)
+    np.testing.assert_array_equal(method(x), 2.0 * x)
+    assert method.__name__ == "apply"
+    part = jit(functools.partial(lambda x, k: x * k, k=3.0))
+    np.testing.assert_array_equal(part(x), 3.0 * x)
+    np.testing.assert_array_equal(grad(lambda v: fnp.sum(part(v)))(x), [3.0, 3.0, 3.0])

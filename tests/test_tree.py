@@ -10,6 +10,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytest
 
+import funcgrad
+import funcgrad.numpy as fnp
 from funcgrad import tree
 
 
@@ -423,3 +425,69 @@ def test_register_dataclass_errors() -> None:
     tree.register_dataclass(D)
     with pytest.raises(ValueError, match="already registered"):
         tree.register_dataclass(D)
+
+
+# ---------------------------------------------------------------------------- jax.tree_util parity
+
+
+def test_map_over_several_trees_with_is_leaf() -> None:
+    a = {"w": (1.0, 2.0), "b": 3.0}
+    b = {"w": (10.0, 20.0), "b": 30.0}
+    assert tree.map(lambda x, y: x + y, a, b) == {"w": (11.0, 22.0), "b": 33.0}
+    # with is_leaf the pairs are leaves: f sees the whole tuple
+    assert tree.map(lambda t: sum(t) if isinstance(t, tuple) else t, a,
+                    is_leaf=lambda n: isinstance(n, tuple)) == {
+        "w": 3.0, "b": 3.0}
+    assert tree.leaves(a, is_leaf=lambda n: isinstance(n, tuple)) == [3.0, (1.0, 2.0)]
+    assert tree.tree_map is tree.map and tree.tree_leaves is tree.leaves
+    with pytest.raises(ValueError, match="tree 1 has a different structure"):
+        tree.map(lambda x, y: x, a, {"w": (1.0,), "b": 2.0})
+
+
+def test_key_paths_are_readable() -> None:
+    Point = namedtuple("Point", "x y")
+    t = {"params": [np.zeros(2), Point(1.0, 2.0)], "step": 3}
+    pairs, treedef = tree.flatten_with_path(t)
+    assert [tree.keystr(p) for p, _ in pairs] == [
+        "['params'][0]", "['params'][1].x", "['params'][1].y", "['step']"]
+    assert pairs[1] == (("['params']", "[1]", ".x"), 1.0)
+    named = tree.map_with_path(lambda p, x, y: f"{tree.keystr(p)}={x + y}",
+                               {"a": 1, "b": [2]}, {"a": 10, "b": [20]})
+    assert named == {"a": "['a']=11", "b": ["['b'][0]=22"]}
+    assert treedef.leaf_paths() == [tree.keystr(p) for p, _ in pairs]
+
+
+def test_transpose_swaps_outer_and_inner_structures() -> None:
+    per_example = [{"loss": 1.0, "acc": 0.5}, {"loss": 2.0, "acc": 0.25}]
+    outer, inner = tree.structure([0, 0]), tree.structure({"loss": 0, "acc": 0})
+    assert tree.transpose(outer, inner, per_example) == {"loss": [1.0, 2.0], "acc": [0.5, 0.25]}
+    with pytest.raises(ValueError, match="has 3 leaves"):
+        tree.transpose(outer, inner, [1.0, 2.0, 3.0])
+
+
+@tree.register_pytree_node_class
+class Affine:
+    """A user class made a pytree by its own tree_flatten / tree_unflatten."""
+
+    def __init__(self, w: Any, b: Any, name: str) -> None:
+        self.w, self.b, self.name = w, b, name
+
+    def tree_flatten(self) -> tuple[tuple[Any, Any], str]:
+        return (self.w, self.b), self.name
+
+    @classmethod
+    def tree_unflatten(cls, aux: Any, children: list[Any]) -> Affine:
+        return cls(children[0], children[1], aux)
+
+
+def test_register_pytree_node_class_and_partial_through_transforms() -> None:
+    layer = Affine(np.array([2.0, -1.0]), np.array(0.5), "layer")
+    g = funcgrad.grad(lambda m, x: fnp.sum(m.w * x) + m.b)(layer, np.array([3.0, 4.0]))
+    assert isinstance(g, Affine) and g.name == "layer"
+    np.testing.assert_array_equal(g.w, [3.0, 4.0])
+    assert float(g.b) == 1.0
+    scale = tree.Partial(lambda x, k: x * k, k=np.array(3.0))
+    assert len(tree.leaves(scale)) == 1  # k is a leaf, the function part of the structure
+    np.testing.assert_array_equal(funcgrad.jit(lambda f, x: f(x))(scale, np.ones(2)), [3.0, 3.0])
+    dk = funcgrad.grad(lambda f: fnp.sum(f(np.ones(2))))(scale)
+    assert float(dk.keywords["k"]) == 2.0

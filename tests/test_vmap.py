@@ -17,7 +17,7 @@ import pytest
 
 import funcgrad
 import funcgrad.numpy as fnp
-from funcgrad import grad, jit, nn, tree, vmap
+from funcgrad import grad, jit, nn, random, tree, vmap
 from cases import ALL_CASES, Case, assert_tree_allclose, seeded
 from cases.base import at
 
@@ -291,8 +291,8 @@ def cnn_loss(params: Any, x: Any, y: Any) -> Any:
 
 
 def test_per_example_gradients_of_a_cnn_equal_a_loop_of_grad() -> None:
+    _, params = SMALL_CNN.init(random.key(11), (-1, 1, 10, 10))
     rng = np.random.default_rng(11)
-    _, params = SMALL_CNN.init(rng, (-1, 1, 10, 10))
     x = rng.random((6, 1, 10, 10), dtype=np.float32)
     y = rng.integers(0, 5, 6)
     # each example is a batch of one: (6, 1, 1, 10, 10) images and (6, 1) labels
