@@ -4,7 +4,7 @@
 
 The workload: an RNN cell h = tanh(W h + U x_t + b) (hidden 32, input 16) over `steps`
 inputs, loss = sum of the final state and of every step's output; the gradient with
-respect to (W, U, b). Written twice: with funcgrad.lax.scan, and with a Python for loop
+respect to (W, U, b). Written twice: with funcgrad.primitives.scan, and with a Python for loop
 (which grad records step by step). Measured, in the same run:
 
 - seconds per gradient, eager and under jit (interleaved rounds, medians; each round's
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import funcgrad as fg  # noqa: E402
 import funcgrad.numpy as fnp  # noqa: E402
-from funcgrad.control import scan  # noqa: E402
+from funcgrad.lax import scan  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import QUIET, compare_rates, format_table, wait_for_quiet  # noqa: E402

@@ -20,7 +20,7 @@ from funcgrad import numpy as fnp
 from funcgrad import tree
 from funcgrad.core import Primitive, ShapedArray, Trace, Tracer, aval_of, new_trace
 from funcgrad.graph import Graph, trace_avals
-from funcgrad.lax.base import move_to_front
+from funcgrad.primitives.base import move_to_front
 
 P = ParamSpec("P")
 

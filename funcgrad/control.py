@@ -21,12 +21,12 @@ import numpy as np
 
 from funcgrad import numpy as fnp
 from funcgrad import tree
-from funcgrad.autodiff import substitute, vjp
+from funcgrad.autodiff import substitute
 from funcgrad.core import (Backward, ConcretizationError, Primitive, ShapedArray, Tracer,
                            aval_of, differentiable, user_location)
 from funcgrad.graph import Graph, Var, hoist_traced_consts, trace_avals
 from funcgrad.jit import batched, call_p, compiled, run, split
-from funcgrad.lax.base import move_to_front
+from funcgrad.primitives.base import move_to_front
 
 T = TypeVar("T")
 

@@ -36,7 +36,7 @@ from funcgrad.config import checking_nans
 from funcgrad.core import (Backward, ConcretizationError, Primitive, Tracer, aval_of,
                            unaliased)
 from funcgrad.graph import Atom, Eqn, Graph, Literal, Var, hoist_traced_consts, trace_avals
-from funcgrad.lax.elementwise import IDENTITIES
+from funcgrad.primitives.elementwise import IDENTITIES
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -452,7 +452,7 @@ class Jitted(Generic[P, R]):
                 "while tracing. If the branch depends on an argument that is fixed per call "
                 "(a flag, a size), mark it static with jit(f, static_argnums=(i,)) or "
                 "static_argnames; if it depends on array values, use funcgrad.numpy.where "
-                "or funcgrad.lax.cond.") from None
+                "or funcgrad.primitives.cond.") from None
         graph, closed_over = hoist_traced_consts(graph)
         # Constants are captured now: copies, so later changes to the arrays are not seen.
         graph = graph.replace(consts=[np.array(c) if isinstance(c, np.ndarray) else c

@@ -23,7 +23,7 @@ from numpy.typing import DTypeLike
 
 from funcgrad import numpy as fnp
 from funcgrad.core import Array, ArrayLike, Primitive, ShapedArray, Tracer, user_location
-from funcgrad.lax.base import batch_each_example
+from funcgrad.primitives.base import batch_each_example
 
 __all__ = ["PRNGKey", "bernoulli", "categorical", "choice", "fold_in", "gumbel", "key",
            "normal", "permutation", "randint", "split", "truncated_normal", "uniform"]

@@ -13,7 +13,7 @@ import pytest
 
 import funcgrad.numpy as fnp
 from funcgrad import ShapeError, grad, jit, make_graph, vjp, vmap
-from funcgrad.lax import contractions as C
+from funcgrad.primitives import contractions as C
 from funcgrad.testing import check_grads
 
 RNG = np.random.default_rng(7)

@@ -22,7 +22,7 @@ import pytest
 
 import funcgrad.numpy as fnp
 from funcgrad import ConcretizationError, Graph, grad, jit, jvp, make_graph, tree, vmap
-from funcgrad.control import (cond, dynamic_index_in_dim, dynamic_slice, dynamic_slice_in_dim,
+from funcgrad.lax import (cond, dynamic_index_in_dim, dynamic_slice, dynamic_slice_in_dim,
                               dynamic_update_slice, fori_loop, map, scan, switch, while_loop)
 from funcgrad.testing import check_grads
 from cases import assert_tree_allclose

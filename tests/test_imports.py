@@ -20,10 +20,11 @@ from funcgrad.numpy import TABLE
 PACKAGE = Path(funcgrad.__file__).parent
 
 # Lower rungs first. A module may import modules of lower rungs only; within a rung, the
-# primitives (funcgrad.lax) and the numpy layer import each other (the VJP rules are
+# primitives (funcgrad.primitives) and the numpy layer import each other (the VJP rules are
 # written with funcgrad.numpy, which binds the primitives), and nothing else is mutual.
-PRIMITIVES_AND_NUMPY = {"lax", "lax.base", "lax.elementwise", "lax.indexing", "lax.shapes",
-                        "lax.reductions", "lax.contractions", "lax.linalg", "lax.fft", "numpy",
+PRIMITIVES_AND_NUMPY = {"primitives", "primitives.base", "primitives.elementwise",
+                        "primitives.indexing", "primitives.shapes", "primitives.reductions",
+                        "primitives.contractions", "primitives.linalg", "primitives.fft", "numpy",
                         "numpy._table", "numpy.elementwise", "numpy.shapes", "numpy.creation",
                         "numpy.reductions", "numpy.indexing", "numpy.contractions",
                         "numpy.linalg", "numpy.fft"}
@@ -36,6 +37,7 @@ LADDER = [
     {"autodiff", "nn.conv", "nn.losses"},
     {"jit", "testing", "nn.layers"},
     {"custom", "control", "nn"},
+    {"lax"},
 ]
 RUNG = {module: i for i, rung in enumerate(LADDER) for module in rung}
 

@@ -16,7 +16,7 @@ import funcgrad.numpy as fnp
 from funcgrad import ConcretizationError, Graph, grad, jit, make_graph, nn, optim, tree, vmap
 from funcgrad.graph import Eqn, Var
 from funcgrad.jit import simplify
-from funcgrad.lax.elementwise import mul_p, sin_p
+from funcgrad.primitives.elementwise import mul_p, sin_p
 from cases import ALL_CASES, Case, assert_tree_allclose, case_params, seeded
 
 NDArray = np.ndarray[Any, Any]

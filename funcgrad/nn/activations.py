@@ -9,7 +9,7 @@ import numpy as np
 from funcgrad import numpy as fnp
 from funcgrad.core import Tracer
 from funcgrad.numpy import Array, ArrayLike, Axis
-from funcgrad.lax.elementwise import logistic_p
+from funcgrad.primitives.elementwise import logistic_p
 
 
 def relu(x: ArrayLike) -> Array:

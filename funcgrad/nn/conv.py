@@ -21,7 +21,7 @@ from funcgrad import numpy as fnp
 from funcgrad.batching import vmap
 from funcgrad.core import Array, ArrayLike, Primitive, ShapedArray, ShapeError, Tracer, user_location
 from funcgrad.nn import kernels
-from funcgrad.lax.base import batch_leading, move_to_front
+from funcgrad.primitives.base import batch_leading, move_to_front
 
 Padding = Union[str, int, tuple[int, int]]
 """'VALID' (no padding), 'SAME' (output as large as the input), or zeros added per side."""

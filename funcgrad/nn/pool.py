@@ -18,7 +18,7 @@ import numpy as np
 from funcgrad import numpy as fnp
 from funcgrad.core import Array, ArrayLike, Primitive, ShapedArray, ShapeError, Tracer, user_location
 from funcgrad.nn import kernels
-from funcgrad.lax.base import batch_leading
+from funcgrad.primitives.base import batch_leading
 
 Pair = tuple[int, int]
 

@@ -3,7 +3,7 @@
 Every function accepts numpy arrays, Python scalars and traced values. With no traced
 argument it simply runs numpy. With one, it does numpy's broadcasting and dtype promotion
 as explicit operations (Python scalars are weak: `x * 2.0` keeps float32) and then binds
-an exact primitive of funcgrad.lax.
+an exact primitive of funcgrad.primitives.
 
 The layer is one table, `TABLE`: a row per function, naming the primitive it binds (or
 none, for a composition of other functions), how its arguments are promoted, and which

@@ -3,7 +3,7 @@
 Every function accepts numpy arrays, Python scalars and traced values. With no traced
 argument it simply runs numpy. With one, it does numpy's broadcasting and dtype promotion
 as explicit operations (Python scalars are weak: `x * 2.0` keeps float32) and then binds
-an exact primitive of funcgrad.lax.
+an exact primitive of funcgrad.primitives.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 from funcgrad.config import checking_nans
 from funcgrad.core import (Array, ArrayLike, Primitive, ShapeError, Tracer, bind, check_finite,
                            user_location)
-from funcgrad.lax import elementwise as E
-from funcgrad.lax import shapes as S
+from funcgrad.primitives import elementwise as E
+from funcgrad.primitives import shapes as S
 
 Axis = Union[int, Sequence[int], None]
 

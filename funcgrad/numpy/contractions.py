@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.core import Array, ArrayLike, ShapeError, Tracer, user_location
-from funcgrad.lax import contractions as C
+from funcgrad.primitives import contractions as C
 from funcgrad.numpy._table import Row, any_traced, dtype_or_scalar, register, shape
 from funcgrad.numpy.elementwise import astype, conjugate, multiply
 from funcgrad.numpy.shapes import broadcast_to, moveaxis, pad, ravel, reshape, transpose

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from funcgrad.core import Array, ArrayLike, ConcretizationError, Tracer, user_location
-from funcgrad.lax import elementwise as E
+from funcgrad.primitives import elementwise as E
 from funcgrad.numpy._table import (COMMON, INEXACT, Binary, Row, Unary, alias, any_traced,
                                    binary, broadcast_all, elementwise, promote, promoted_dtype,
                                    register, unary)

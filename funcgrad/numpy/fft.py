@@ -2,7 +2,7 @@
 
 Each transform truncates or zero-pads its input to the lengths asked (n, s), as numpy
 does, with slices and pads in the graph, and then binds the one primitive of
-funcgrad.lax.fft, whose kinds and rules are described there. Results have numpy 2's
+funcgrad.primitives.fft, whose kinds and rules are described there. Results have numpy 2's
 dtypes: single precision stays single (float32 in, complex64 out).
 """
 
@@ -15,8 +15,8 @@ from typing import Any, Literal
 import numpy as np
 
 from funcgrad.core import Array, ArrayLike, Tracer, user_location
-from funcgrad.lax import fft as F
-from funcgrad.lax.fft import Norm
+from funcgrad.primitives import fft as F
+from funcgrad.primitives.fft import Norm
 from funcgrad.numpy._table import Row, normalize_axes, register
 from funcgrad.numpy.elementwise import astype, divide, multiply
 from funcgrad.numpy.indexing import getitem

@@ -12,8 +12,8 @@ from numpy.typing import DTypeLike
 
 from funcgrad.core import (Array, ArrayLike, ConcretizationError, Primitive, ShapeError, Tracer,
                            user_location)
-from funcgrad.lax import indexing as I
-from funcgrad.lax import reductions as R
+from funcgrad.primitives import indexing as I
+from funcgrad.primitives import reductions as R
 from funcgrad.numpy._table import (Row, contains_tracer, dtype_or_scalar, inexact_dtype,
                                    normalize_axes, register, shape)
 from funcgrad.numpy.creation import asarray

@@ -8,7 +8,7 @@ with numpy's names and fields (EighResult, SVDResult, ...). Under a transformati
   eigenvalue is real, which a traced value's dtype cannot depend on); eigenvalues have
   gradients (JAX's complex convention), eigenvectors none (a clear error).
 * cholesky, eigh, eigvalsh and the hermitian=True svd and pinv read one triangle of the
-  matrix, as numpy's do, and so do their gradients (see funcgrad.lax.linalg).
+  matrix, as numpy's do, and so do their gradients (see funcgrad.primitives.linalg).
 * lstsq returns its residuals whenever a has more rows than columns (numpy returns an
   empty array for rank-deficient a, which a traced shape cannot depend on); its rank is a
   0-d int array.
@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from funcgrad.core import Array, ArrayLike, ShapeError, Tracer, user_location
-from funcgrad.lax import linalg as L
+from funcgrad.primitives import linalg as L
 from funcgrad.numpy._table import (Row, any_traced, dtype_or_scalar, inexact_dtype,
                                    normalize_axes, register, shape)
 from funcgrad.numpy.contractions import dot as _dot

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from funcgrad.core import Array, ArrayLike, Primitive, ShapeError, Tracer, user_location
-from funcgrad.lax import reductions as R
+from funcgrad.primitives import reductions as R
 from funcgrad.numpy._table import (INEXACT, Axis, Row, alias, any_traced, normalize_axes,
                                    promoted_dtype, register, shape)
 from funcgrad.numpy.elementwise import (absolute, add, around, astype, ceil, clip, conj, divide,

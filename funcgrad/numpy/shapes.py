@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from funcgrad.core import Array, ArrayLike, ConcretizationError, ShapeError, Tracer, user_location
-from funcgrad.lax import indexing as I
-from funcgrad.lax import shapes as S
+from funcgrad.primitives import indexing as I
+from funcgrad.primitives import shapes as S
 from funcgrad.numpy._table import (Axis, Row, any_traced, contains_tracer, dtype_or_scalar,
                                    normalize_axes, register, shape)
 from funcgrad.numpy.elementwise import add, astype, multiply, not_equal, subtract, where

@@ -19,7 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from funcgrad import numpy as fnp
 
 from funcgrad.core import Primitive, Rule, ShapedArray, ShapeError, bind, user_location
-from funcgrad.lax.base import Aval, batch_elementwise, describe, move_to_front
+from funcgrad.primitives.base import Aval, batch_elementwise, describe, move_to_front
 
 
 def _matmul_shape(x: Aval, y: Aval) -> ShapedArray:

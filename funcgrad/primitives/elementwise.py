@@ -27,7 +27,7 @@ import numpy as np
 from funcgrad import numpy as fnp
 
 from funcgrad.core import Primitive, Rule, ShapedArray, Tracer, user_location
-from funcgrad.lax.base import Aval, batch_elementwise, elementwise_shape, select_shape
+from funcgrad.primitives.base import Aval, batch_elementwise, elementwise_shape, select_shape
 
 
 @cache

@@ -34,7 +34,7 @@ import numpy as np
 from funcgrad import numpy as fnp
 
 from funcgrad.core import Primitive, ShapedArray, ShapeError, user_location
-from funcgrad.lax.base import Aval, describe
+from funcgrad.primitives.base import Aval, describe
 
 Norm = Literal["backward", "ortho", "forward"]
 NORMS: tuple[Norm, ...] = get_args(Norm)

@@ -11,7 +11,7 @@ import numpy as np
 from funcgrad import numpy as fnp
 
 from funcgrad.core import Primitive, ShapedArray, bind
-from funcgrad.lax.base import Aval, reduce_shape, reduced_dtype
+from funcgrad.primitives.base import Aval, reduce_shape, reduced_dtype
 
 
 def expand_reduced(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:

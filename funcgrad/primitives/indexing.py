@@ -16,7 +16,7 @@ import numpy as np
 
 from funcgrad import numpy as fnp
 from funcgrad.core import Primitive, Rule, ShapedArray, ShapeError, Tracer, user_location
-from funcgrad.lax.base import Aval, describe, move_to_front
+from funcgrad.primitives.base import Aval, describe, move_to_front
 
 
 class SliceKey(NamedTuple):

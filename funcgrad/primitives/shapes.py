@@ -13,8 +13,8 @@ import numpy as np
 from funcgrad import numpy as fnp
 
 from funcgrad.core import Primitive, Rule, ShapedArray, ShapeError, bind, user_location
-from funcgrad.lax.base import Aval, describe, move_to_front
-from funcgrad.lax.indexing import IndexKey, SliceKey, gather_p
+from funcgrad.primitives.base import Aval, describe, move_to_front
+from funcgrad.primitives.indexing import IndexKey, SliceKey, gather_p
 
 
 def _unbroadcast_rule(g: Any, out: Any, x: Any, *, shape: tuple[int, ...]) -> Any:
