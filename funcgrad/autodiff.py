@@ -202,7 +202,9 @@ class VJPTrace(Trace):
                         c = rule(ct, node.primal, *node.args, **node.params)
                         if c is None:
                             continue
-                        if checking_nans() or c.shape != parent.shape or c.dtype != parent.dtype:
+                        dtype = c.dtype
+                        if (checking_nans() or c.shape != parent.shape or dtype != parent.dtype
+                                or dtype.kind == "c"):
                             _send(prim, node, argnum, parent, c)  # checks it, and says why not
                         else:  # the common case, inline: this runs for every operation
                             parent.ct = c if parent.ct is None else parent.ct + c
@@ -229,12 +231,13 @@ class VJPTrace(Trace):
                 t.ct = None
 
 
-def _check_complex(prim: Primitive, out: Any) -> None:
-    """Refuse to differentiate a primitive whose rules are not written for complex values."""
+def _check_complex(prim: Primitive, value: Any) -> None:
+    """Refuse to differentiate a primitive whose rules are not written for complex values
+    (value: its complex output, or an input's cotangent)."""
     if not prim.complex_rules:
         raise TypeError(
-            f"the derivative of '{prim.name}' is not defined for complex values (it made "
-            f"{aval_of(out)}); funcgrad differentiates complex functions only through "
+            f"the derivative of '{prim.name}' is not defined for complex values (it met "
+            f"{aval_of(value)}); funcgrad differentiates complex functions only through "
             "primitives whose rules follow JAX's convention for complex numbers"
             + user_location())
 
@@ -261,6 +264,8 @@ def _send(prim: Primitive, node: VJPTracer | MultiNode, argnum: int, parent: VJP
         return
     if checking_nans():
         check_finite(prim, node.args, node.params, c, vjp_of_arg=argnum)
+    if c.dtype.kind == "c":
+        _check_complex(prim, c)  # a complex input of a rule written for reals
     if c.shape != parent.shape or c.dtype != parent.dtype:
         raise TypeError(
             f"the VJP rule of '{prim.name}' for argument {argnum} returned a cotangent "
@@ -383,7 +388,7 @@ def _reject_integer_args(args: Sequence[Any], argnums: Sequence[int], fname: str
                 )
 
 
-def _check_scalar(out: Any, fname: str, has_aux: bool) -> None:
+def _check_scalar(out: Any, fname: str, has_aux: bool, holomorphic: bool) -> None:
     if isinstance(out, (tuple, list)) and not has_aux:
         raise TypeError(
             f"grad of {fname}: the function must return a scalar, but it returned a "
@@ -399,19 +404,37 @@ def _check_scalar(out: Any, fname: str, has_aux: bool) -> None:
         )
     if not differentiable(dtype):
         raise TypeError(f"grad of {fname}: the output has dtype {dtype.name}; it must be float")
+    if dtype.kind == "c" and not holomorphic:
+        raise TypeError(
+            f"grad of {fname}: the output is complex ({dtype.name}). grad differentiates "
+            "real-valued functions (of real or complex inputs); for a holomorphic function "
+            "pass holomorphic=True to get its complex derivative, or use vjp.")
 
 
 def value_and_grad(f: Callable[P, Any], argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False) -> Callable[P, tuple[Any, Any]]:
-    """Return a function computing (f(*args), gradient of f) ((value, aux), grad with has_aux)."""
+                   has_aux: bool = False, holomorphic: bool = False
+                   ) -> Callable[P, tuple[Any, Any]]:
+    """Return a function computing (f(*args), gradient of f) ((value, aux), grad with has_aux).
+
+    holomorphic=True, as in JAX: f maps complex inputs to a complex output and the result is
+    its complex derivative f'(z).
+    """
     fname = _fname(f)
 
     @functools.wraps(f)
     def value_and_grad_f(*args: P.args, **kwargs: P.kwargs) -> tuple[Any, Any]:
         nums = _check_argnums(argnums, len(args), fname)
+        if holomorphic:
+            for n in nums:
+                for leaf in tree.leaves(args[n]):
+                    if aval_of(leaf).dtype.kind != "c":
+                        raise TypeError(
+                            f"grad of {fname} with holomorphic=True: argument {n} has dtype "
+                            f"{aval_of(leaf).dtype.name}; holomorphic functions take complex "
+                            "inputs (e.g. x.astype(complex))")
         out, aux, pullback = _vjp(f, args, kwargs, nums, has_aux, keep_tape=False,
                                   floats_only=True)
-        _check_scalar(out, fname, has_aux)
+        _check_scalar(out, fname, has_aux, holomorphic)
         grads = pullback(np.ones((), aval_of(out).dtype))
         g = grads[0] if isinstance(argnums, int) else grads
         return ((out, aux) if has_aux else out), g
@@ -420,9 +443,10 @@ def value_and_grad(f: Callable[P, Any], argnums: int | Sequence[int] = 0,
 
 
 def grad(f: Callable[P, Any], argnums: int | Sequence[int] = 0,
-         has_aux: bool = False) -> Callable[P, Any]:
-    """Return a function computing the gradient of scalar-valued f (and aux with has_aux)."""
-    vg = value_and_grad(f, argnums, has_aux)
+         has_aux: bool = False, holomorphic: bool = False) -> Callable[P, Any]:
+    """Return a function computing the gradient of scalar-valued f (and aux with has_aux;
+    holomorphic=True for the complex derivative of a holomorphic f)."""
+    vg = value_and_grad(f, argnums, has_aux, holomorphic)
 
     @functools.wraps(f)
     def grad_f(*args: P.args, **kwargs: P.kwargs) -> Any:
