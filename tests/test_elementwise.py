@@ -155,7 +155,7 @@ def test_no_complex_derivative_is_refused_but_values_work(name: str, fn: Any) ->
     z = np.array([1 + 2j, 3 - 1j, -1 + 0j])
     w = np.array([1 + 3j, 2 + 5j, -1 + 0j])
     with pytest.raises(TypeError, match=f"the derivative of '{name}' is not defined for "
-                                        r"complex values \(it made c128\[3\]\)"):
+                                        r"complex values \(it met c128\[3\]\)"):
         grad(lambda z: fnp.sum(fnp.real(fn(z, w))))(z)
     expected = getattr(np, {"max": "maximum", "min": "minimum"}.get(name, name))(z, w)
     np.testing.assert_array_equal(fn(z, w), expected)
