@@ -1,7 +1,7 @@
 """funcgrad: trace pure numpy-style functions into a graph and transform them (grad, vjp, jvp,
 vmap, jit)."""
 
-from funcgrad import lax, numpy, random, tree
+from funcgrad import lax, numpy, random, scipy, tree
 from funcgrad.autodiff import (grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad,
                                vjp)
 from funcgrad.batching import vmap
@@ -17,6 +17,7 @@ __all__ = [
     "Array", "ArrayLike", "ConcretizationError", "Graph", "ImmutableArrayError",
     "LeakedTracerError", "Primitive", "ShapeError", "ShapedArray", "Tracer", "checkpoint",
     "config", "custom_jvp", "custom_vjp", "debug_nans", "grad", "hessian", "jacfwd", "jacrev",
-    "jit", "jvp", "lax", "linearize", "make_graph", "numpy", "random", "stop_gradient", "tree",
+    "jit", "jvp", "lax", "linearize", "make_graph", "numpy", "random", "scipy", "stop_gradient",
+    "tree",
     "value_and_grad", "vjp", "vmap",
 ]

@@ -36,8 +36,11 @@ LADDER = [
     {"batching", "nn.activations", "nn.pool", "optim", "random"},
     {"autodiff", "nn.conv", "nn.losses"},
     {"jit", "testing", "nn.layers"},
-    {"custom", "control", "nn"},
-    {"lax"},
+    {"custom", "control", "nn", "scipy.linalg"},
+    {"lax", "scipy.special"},
+    {"scipy.stats.norm", "scipy.stats.multivariate_normal"},
+    {"scipy.stats"},
+    {"scipy"},
 ]
 RUNG = {module: i for i, rung in enumerate(LADDER) for module in rung}
 

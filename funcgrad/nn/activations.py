@@ -19,7 +19,7 @@ def relu(x: ArrayLike) -> Array:
 
 def sigmoid(x: ArrayLike) -> Array:
     """1 / (1 + exp(-x)), without overflow for large |x|."""
-    dtype: Any = x.dtype if isinstance(x, (Tracer, np.ndarray)) else np.float64
+    dtype: Any = x.dtype if isinstance(x, (Tracer, np.ndarray, np.generic)) else np.float64
     return logistic_p.bind(fnp.astype(x, np.result_type(dtype, np.float16)))
 
 
@@ -46,14 +46,14 @@ def logsumexp(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Array:
     return out if keepdims else fnp.squeeze(out, axis)
 
 
-def log_softmax(x: ArrayLike, axis: int = -1) -> Array:
+def log_softmax(x: ArrayLike, axis: Axis = -1) -> Array:
     """x - logsumexp(x): log-probabilities, finite even for logits of 1000."""
     # computed from the shifted logits, so float32 keeps its precision at large logits
     shifted, _ = _shifted(x, axis)
     return fnp.subtract(shifted, fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True)))
 
 
-def softmax(x: ArrayLike, axis: int = -1) -> Array:
+def softmax(x: ArrayLike, axis: Axis = -1) -> Array:
     """exp(x) / sum(exp(x)) along axis, computed from shifted logits."""
     e = fnp.exp(_shifted(x, axis)[0])
     return fnp.divide(e, fnp.sum(e, axis=axis, keepdims=True))
