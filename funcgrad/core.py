@@ -242,27 +242,46 @@ def _leaked(trace: Trace, aval: ShapedArray) -> LeakedTracerError:
         "extra values)." + user_location(), aval)
 
 
-def unaliased(outputs: Sequence[Any], sources: Sequence[Any]) -> list[Any]:
+def unaliased(outputs: Sequence[Any], sources: Sequence[Any],
+              taken: set[int] | None = None) -> list[Any]:
     """The outputs, each copied if it is read-only or shares memory with one of `sources`
-    or with an earlier output; numpy scalars become 0-d arrays.
+    (or with an owner in `taken`, from memory_owners) or with an earlier output; numpy
+    scalars become 0-d arrays.
 
     Results handed to the user (of jit, grad, vjp) are then ordinary arrays they own, all
     of one kind: writing into one never changes an argument, a cached constant or another
     result.
     """
-    taken = {id(_memory_owner(s)) for s in sources if type(s) is np.ndarray}
+    # This runs on every call of grad and jit, so the common case is cheap: an output
+    # owning its memory can only alias by being a source itself; only views (rare) need
+    # the owners of every source.
+    handed_out: set[int] = set()
+    source_ids: set[int] | None = None
+    owners: set[int] | None = None
     out = []
     for o in outputs:
         if isinstance(o, np.generic):
             o = np.asarray(o)
         elif type(o) is np.ndarray:
-            owner = id(_memory_owner(o))
-            if owner in taken or not o.flags.writeable:
+            if o.base is None:
+                if source_ids is None:
+                    source_ids = {id(x) for x in sources} | (taken or set())
+                shared = id(o) in source_ids or id(o) in handed_out
+            else:
+                if owners is None:
+                    owners = memory_owners(sources) | (taken or set())
+                owner = id(_memory_owner(o))
+                shared = owner in owners or owner in handed_out
+            if shared or not o.flags.writeable:
                 o = np.array(o)
-                owner = id(o)
-            taken.add(owner)
+            handed_out.add(id(_memory_owner(o)))
         out.append(o)
     return out
+
+
+def memory_owners(arrays: Sequence[Any]) -> set[int]:
+    """The ids of the arrays that own the memory of the numpy arrays among `arrays`."""
+    return {id(_memory_owner(a)) for a in arrays if type(a) is np.ndarray}
 
 
 def _memory_owner(a: np.ndarray[Any, Any]) -> Any:
@@ -469,6 +488,9 @@ class Tracer:
         def argmin(self, axis: int | None = None, *, keepdims: bool = False) -> Array: ...
         def all(self, axis: Axis = None, *, keepdims: bool = False) -> Array: ...
         def any(self, axis: Axis = None, *, keepdims: bool = False) -> Array: ...
+        def copy(self, order: str = "K", subok: bool = False) -> Array: ...
+        def searchsorted(self, v: Any, side: str = "left", sorter: Any = None) -> Array: ...
+        def nonzero(self) -> tuple[Array, ...]: ...
         def cumsum(self, axis: int | None = None, dtype: Any = None) -> Array: ...
         def cumprod(self, axis: int | None = None, dtype: Any = None) -> Array: ...
         def sort(self, axis: int | None = -1, kind: str | None = None, *,

@@ -1,5 +1,7 @@
-"""Products: matmul, dot, vdot, inner, outer, tensordot, kron, cross, einsum, convolve and
-correlate."""
+"""Products: matmul, dot, vdot, inner, outer, tensordot, kron, cross, numpy 2's vecdot,
+matvec and vecmat, einsum, convolve and correlate; covariances (cov, corrcoef); and the
+polynomials (vander, polyval, polyfit, poly, roots, polyadd, polysub, polymul, polyder,
+polyint), whose products are these."""
 
 from __future__ import annotations
 
@@ -8,22 +10,34 @@ import functools
 import operator
 import string
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from funcgrad.core import Array, ArrayLike, ShapeError, Tracer, user_location
 from funcgrad.primitives import contractions as C
-from funcgrad.numpy._table import Row, any_traced, dtype_or_scalar, register, shape
-from funcgrad.numpy.elementwise import astype, conjugate, multiply
-from funcgrad.numpy.shapes import broadcast_to, moveaxis, pad, ravel, reshape, transpose
+from funcgrad.numpy._table import (INEXACT, Row, any_traced, dtype_or_scalar, promoted_dtype,
+                                   register, shape)
+from funcgrad.numpy.elementwise import (add, astype, clip, conjugate, divide, imag, less_equal,
+                                        multiply, negative, operand, real, sqrt, subtract, where,
+                                        Values)
+from funcgrad.numpy.indexing import diagonal
+from funcgrad.numpy.reductions import average, cumprod
+from funcgrad.numpy.reductions import sum as _sum
+from funcgrad.numpy.shapes import (broadcast_to, concatenate, flip, moveaxis, pad, ravel,
+                                   reshape, squeeze, transpose)
 
 __all__ = ["matmul", "dot", "vdot", "inner", "outer", "tensordot", "kron", "cross", "einsum",
-           "convolve", "correlate"]
+           "convolve", "correlate", "vecdot", "matvec", "vecmat", "cov", "corrcoef", "vander",
+           "polyval", "polyfit", "poly", "roots", "polyadd", "polysub", "polymul", "polyder",
+           "polyint"]
 
 
 def _promoted(*xs: ArrayLike) -> list[Array]:
     """The operands converted to their common dtype (Python scalars weak)."""
+    arrays = [x for x in xs if isinstance(x, (Tracer, np.ndarray))]
+    if len(arrays) == len(xs) and all(a.dtype is arrays[0].dtype for a in arrays):
+        return arrays  # the common case (every product under grad), without result_type
     dtype = np.result_type(*(dtype_or_scalar(x) for x in xs))
     return [astype(x, dtype) for x in xs]
 
@@ -363,6 +377,361 @@ def correlate(a: ArrayLike, v: ArrayLike, mode: str = "valid") -> Array:
     return _slide(k, x, mode)[::-1]
 
 
+# ---------------------------------------------------------------------------- numpy 2's products
+
+
+def vecdot(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Array:
+    """The dot products of the vectors along axis (x1 conjugated), broadcast over the other
+    axes."""
+    if not any_traced((x1, x2)):
+        return np.asarray(cast(Any, np.vecdot)(x1, x2, axis=axis))
+    a, b = _promoted(x1, x2)
+    a, b = moveaxis(a, axis, -1), moveaxis(b, axis, -1)
+    if shape(a)[-1] != shape(b)[-1]:
+        raise ShapeError(f"vecdot: vectors of lengths {shape(a)[-1]} and {shape(b)[-1]} (axis "
+                         f"{axis} of shapes {shape(x1)} and {shape(x2)})" + user_location())
+    return einsum("...i,...i->...", conjugate(a), b)
+
+
+def matvec(x1: ArrayLike, x2: ArrayLike, /) -> Array:
+    """Matrices times vectors, broadcast over the leading axes: (..., m, n) by (..., n)."""
+    if len(shape(x1)) < 2 or len(shape(x2)) < 1 or shape(x1)[-1] != shape(x2)[-1]:
+        raise ShapeError(f"matvec: shapes {shape(x1)} and {shape(x2)} are not (..., m, n) and "
+                         "(..., n)" + user_location())
+    if not any_traced((x1, x2)):
+        return np.asarray(np.matvec(x1, x2))
+    return einsum("...ij,...j->...i", x1, x2)
+
+
+def vecmat(x1: ArrayLike, x2: ArrayLike, /) -> Array:
+    """Vectors (conjugated) times matrices, broadcast over the leading axes: (..., n) by
+    (..., n, m)."""
+    if len(shape(x2)) < 2 or len(shape(x1)) < 1 or shape(x1)[-1] != shape(x2)[-2]:
+        raise ShapeError(f"vecmat: shapes {shape(x1)} and {shape(x2)} are not (..., n) and "
+                         "(..., n, m)" + user_location())
+    if not any_traced((x1, x2)):
+        return np.asarray(np.vecmat(x1, x2))
+    return einsum("...i,...ij->...j", conjugate(x1), x2)
+
+
+# ---------------------------------------------------------------------------- covariance
+
+
+def _variables(name: str, m: ArrayLike, rowvar: bool, dtype: np.dtype[Any]) -> Array:
+    """m as a 2-D array of variables (rows) by observations, in dtype."""
+    if len(shape(m)) > 2:
+        raise ShapeError(f"{name}: m has more than 2 dimensions (shape {shape(m)})"
+                         + user_location())
+    x = reshape(astype(m, dtype), (1, -1)) if len(shape(m)) < 2 else astype(m, dtype)
+    return transpose(x) if not rowvar and shape(x)[0] != 1 else x
+
+
+def _weights(name: str, weights: Values, n: int, frequencies: bool) -> ArrayLike:
+    """fweights or aweights, checked: 1-D, one per observation, non-negative (and whole
+    numbers for fweights) where their values are known."""
+    given = operand(weights)
+    if len(shape(given)) != 1 or shape(given)[0] != n:
+        raise ShapeError(f"cov: {name} of shape {shape(given)} must be 1-D with one weight "
+                         f"per observation ({n})" + user_location())
+    if not isinstance(given, Tracer) and (
+            np.any(given < 0) or (frequencies and np.any(given != np.around(given)))):
+        raise ValueError(f"cov: {name} must be non-negative"
+                         + (" integers" if frequencies else "") + user_location())
+    checked: ArrayLike = given
+    return checked
+
+
+def _cov_dtype(m: ArrayLike, y: ArrayLike | None, dtype: Any) -> np.dtype[Any]:
+    return np.dtype(dtype) if dtype is not None else promoted_dtype(
+        INEXACT, [operand(v) for v in (m, y) if v is not None])
+
+
+def cov(m: ArrayLike, y: ArrayLike | None = None, rowvar: bool = True, bias: bool = False,
+        ddof: int | None = None, fweights: Values | None = None,
+        aweights: Values | None = None, *, dtype: Any = None) -> Array:
+    """The covariance matrix of the variables in the rows of m (columns if not rowvar) and
+    of y, as numpy's (ddof, bias, frequency and analytic weights). float32 stays float32
+    (numpy computes in float64)."""
+    kind = _cov_dtype(m, y, dtype)
+    if not any_traced((m, y, fweights, aweights)):
+        # (numpy's result can be wider than dtype when there are weights)
+        return np.asarray(cast(Any, np.cov)(m, y, rowvar, bias, ddof, fweights, aweights,
+                                            dtype=kind), kind)
+    if ddof is not None and ddof != int(ddof):
+        raise ValueError(f"cov: ddof must be an integer, got {ddof}" + user_location())
+    x = _variables("cov", m, rowvar, kind)
+    if y is not None:
+        x = concatenate([x, _variables("cov", y, rowvar, kind)], axis=0)
+    n = shape(x)[1]
+    correction = (0 if bias else 1) if ddof is None else int(ddof)
+    w: ArrayLike | None = None
+    if fweights is not None:
+        w = astype(_weights("fweights", fweights, n, True), kind)
+    analytic = None
+    if aweights is not None:
+        analytic = astype(_weights("aweights", aweights, n, False), kind)
+        w = analytic if w is None else multiply(w, analytic)
+    mean, total = average(x, axis=1, weights=w, returned=True)
+    count = total[0]
+    # the divisor; as numpy, none left (<= 0) gives inf
+    if w is None:
+        scale: ArrayLike = 1.0 / (n - correction) if n > correction else np.inf
+    else:
+        if correction == 0:
+            fact = count
+        elif analytic is None:
+            fact = subtract(count, correction)
+        else:
+            fact = subtract(count, divide(multiply(correction, _sum(multiply(w, analytic))),
+                                          count))
+        scale = divide(1.0, where(less_equal(fact, 0), 0.0, fact))
+    centered = subtract(x, reshape(mean, (-1, 1)))
+    weighted = centered if w is None else multiply(centered, w)
+    product = matmul(centered, conjugate(transpose(weighted)))
+    return squeeze(multiply(product, scale))
+
+
+def corrcoef(x: ArrayLike, y: ArrayLike | None = None, rowvar: bool = True, *,
+             dtype: Any = None) -> Array:
+    """The correlation coefficients of the variables in the rows of x (columns if not
+    rowvar) and of y: cov scaled to a unit diagonal, clipped to [-1, 1]. float32 stays
+    float32 (numpy computes in float64)."""
+    if not any_traced((x, y)):
+        return np.asarray(np.corrcoef(x, y, rowvar, dtype=_cov_dtype(x, y, dtype)))
+    c = cov(x, y, rowvar, dtype=dtype)
+    if len(shape(c)) == 0:  # one variable: c / c, as numpy
+        return divide(c, c)
+    spread = sqrt(real(diagonal(c)))
+    scaled = divide(divide(c, reshape(spread, (-1, 1))), reshape(spread, (1, -1)))
+    if scaled.dtype.kind == "c":
+        return add(clip(real(scaled), -1, 1), multiply(clip(imag(scaled), -1, 1), 1j))
+    return clip(scaled, -1, 1)
+
+
+# ---------------------------------------------------------------------------- polynomials
+
+
+def _in_precision_of(result: Any, *inputs: Any) -> Array:
+    """numpy's polynomial result (computed in float64) in the precision of its inputs, as
+    when traced: float32 stays float32, complex results become complex64."""
+    precision = np.finfo(promoted_dtype(INEXACT, [operand(v) for v in inputs if v is not None]))
+    kind = np.result_type(precision.dtype, *([np.complex64] if np.iscomplexobj(result) else []))
+    return np.asarray(result, kind)
+
+
+def vander(x: ArrayLike, N: int | None = None, increasing: bool = False) -> Array:
+    """The Vandermonde matrix of the 1-D x: columns x ** (N-1), ..., x, 1 (the other way
+    round if increasing), as running products, so every derivative is exact. float32
+    stays float32 (numpy makes it float64)."""
+    if len(shape(x)) != 1:
+        raise ShapeError(f"vander: x must be 1-D, got shape {shape(x)}" + user_location())
+    given = x if isinstance(x, Tracer) else np.asarray(x)
+    # integers and bools as numpy's int; float32 stays float32 (numpy makes it float64)
+    dtype = given.dtype if given.dtype.kind in "fc" else np.promote_types(given.dtype, int)
+    if not isinstance(given, Tracer):
+        return np.vander(given, N, increasing).astype(dtype)
+    n = given.shape[0]
+    columns = n if N is None else N
+    ones = np.ones((n, builtins.min(columns, 1)), dtype)
+    powers = cumprod(broadcast_to(reshape(astype(given, dtype), (n, 1)),
+                                  (n, builtins.max(columns - 1, 0))), axis=1)
+    out = concatenate([ones, powers], axis=1)
+    return out if increasing else flip(out, 1)
+
+
+def polyval(p: Values, x: Values) -> Array:
+    """The polynomial with coefficients p (highest power first) at x, by Horner's rule, as
+    numpy's."""
+    if not any_traced((p, x)):
+        return np.asarray(np.polyval(p, x))
+    coefficients, points = operand(p), operand(x)
+    value: Array = np.zeros(shape(points), np.result_type(dtype_or_scalar(points)))
+    for i in range(shape(coefficients)[0]):
+        value = add(multiply(value, points), coefficients[i])
+    return value
+
+
+def _leading(name: str, p: ArrayLike) -> Array:
+    """p as a 1-D array of coefficients."""
+    if len(shape(p)) > 1:
+        raise ShapeError(f"{name}: coefficients must be 1-D, got shape {shape(p)}"
+                         + user_location())
+    return reshape(p, (-1,)) if len(shape(p)) == 0 else p if isinstance(p, Tracer) \
+        else np.asarray(p)
+
+
+def _padded_pair(name: str, a1: ArrayLike, a2: ArrayLike) -> tuple[Array, Array]:
+    """Two polynomials with leading zeros added to the shorter one."""
+    p, q = _leading(name, a1), _leading(name, a2)
+    longest = builtins.max(shape(p)[0], shape(q)[0])
+    return (pad(p, [(longest - shape(p)[0], 0)]), pad(q, [(longest - shape(q)[0], 0)]))
+
+
+def polyadd(a1: ArrayLike, a2: ArrayLike) -> Array:
+    """The sum of two polynomials (coefficients highest power first)."""
+    if not any_traced((a1, a2)):
+        return np.asarray(np.polyadd(a1, a2))
+    return add(*_padded_pair("polyadd", a1, a2))
+
+
+def polysub(a1: ArrayLike, a2: ArrayLike) -> Array:
+    """The difference of two polynomials (coefficients highest power first)."""
+    if not any_traced((a1, a2)):
+        return np.asarray(np.polysub(a1, a2))
+    return subtract(*_padded_pair("polysub", a1, a2))
+
+
+def polymul(a1: ArrayLike, a2: ArrayLike) -> Array:
+    """The product of two polynomials: the convolution of their coefficients."""
+    if not any_traced((a1, a2)):
+        return np.asarray(np.polymul(a1, a2))
+    return convolve(_leading("polymul", a1), _leading("polymul", a2))
+
+
+def polyder(p: ArrayLike, m: int = 1) -> Array:
+    """The m-th derivative of a polynomial (coefficients highest power first)."""
+    if m < 0:
+        raise ValueError(f"polyder: the order m must be non-negative, got {m}"
+                         + user_location())
+    if not isinstance(p, Tracer):
+        return _in_precision_of(np.polyder(p, m), p)
+    out = _leading("polyder", p)
+    for _ in range(m):
+        powers = np.arange(shape(out)[0] - 1, 0, -1)
+        out = multiply(out[:-1], powers.astype(out.dtype) if out.dtype.kind in "fc" else powers)
+    return out
+
+
+def polyint(p: Values, m: int = 1, k: Values | None = None) -> Array:
+    """The m-th antiderivative of a polynomial, with integration constants k (one, or one
+    per integration, the first for the first; zeros by default)."""
+    if m < 0:
+        raise ValueError(f"polyint: the order m must be non-negative, got {m}"
+                         + user_location())
+    if not any_traced((p, k)):
+        return _in_precision_of(np.polyint(p, m, k), p, k)
+    out = _leading("polyint", operand(p))
+    given = None if k is None else operand(k)
+    dtype = promoted_dtype(INEXACT, (out,) if given is None else (out, given))
+    constants = np.zeros(m, dtype) if given is None else reshape(astype(given, dtype), (-1,))
+    if shape(constants)[0] == 1 and m > 1:
+        constants = broadcast_to(constants, (m,))
+    if shape(constants)[0] < m:
+        raise ValueError(f"polyint: k must be a scalar or hold at least m={m} constants, got "
+                         f"{shape(constants)[0]}" + user_location())
+    out = astype(out, dtype)
+    for i in range(m):
+        scaled = divide(out, np.arange(shape(out)[0], 0, -1).astype(dtype))
+        out = concatenate([scaled, reshape(constants[i], (1,))])
+    return out
+
+
+def poly(seq_of_zeros: ArrayLike) -> Array:
+    """The coefficients of the monic polynomial with the given roots (or the
+    characteristic polynomial of a square matrix). Traced complex roots give complex
+    coefficients, as in JAX (numpy makes them real when the roots pair up as conjugates)."""
+    if not isinstance(seq_of_zeros, Tracer):
+        return _in_precision_of(np.poly(seq_of_zeros), seq_of_zeros)
+    dims = seq_of_zeros.shape
+    if len(dims) == 2 and dims[0] == dims[1] and dims[0]:
+        from funcgrad.numpy import linalg  # (linalg is built on this module)
+        zeros = linalg.eigvals(seq_of_zeros)
+    elif len(dims) <= 1:
+        zeros = astype(reshape(seq_of_zeros, (-1,)), promoted_dtype(INEXACT, (seq_of_zeros,)))
+    else:
+        raise ShapeError(f"poly: the roots must be 1-D or a non-empty square matrix, got shape "
+                         f"{dims}" + user_location())
+    out: Array = np.ones(1, zeros.dtype)
+    for i in range(shape(zeros)[0]):
+        out = convolve(out, concatenate([np.ones(1, zeros.dtype),
+                                         reshape(negative(zeros[i]), (1,))]))
+    return out
+
+
+def roots(p: ArrayLike) -> Array:
+    """The roots of the polynomial with coefficients p (highest power first): the
+    eigenvalues of its companion matrix, complex when traced. Leading and trailing zeros
+    of p are removed where its values are known; under jit p[0] must be nonzero (trailing
+    zeros give roots at 0 anyway)."""
+    if len(shape(p)) != 1:
+        raise ShapeError(f"roots: p must be 1-D, got shape {shape(p)}" + user_location())
+    if not isinstance(p, Tracer):
+        return _in_precision_of(np.roots(p), p)
+    coefficients: Array = astype(p, promoted_dtype(INEXACT, (p,)))
+    trailing = 0
+    known = p._trace.concrete(p)
+    if known is not None:
+        nonzero = np.flatnonzero(known)
+        if not nonzero.size:
+            return np.zeros(0, coefficients.dtype)
+        trailing = p.shape[0] - 1 - int(nonzero[-1])
+        coefficients = coefficients[int(nonzero[0]):int(nonzero[-1]) + 1]
+    n = shape(coefficients)[0]
+    if n > 1:
+        from funcgrad.numpy import linalg  # (linalg is built on this module)
+        first_row = reshape(negative(divide(coefficients[1:], coefficients[0])), (1, -1))
+        shift = np.eye(n - 2, n - 1, dtype=coefficients.dtype)
+        found = linalg.eigvals(concatenate([first_row, shift]))
+    else:
+        found = np.zeros(0, np.result_type(coefficients.dtype, np.complex64))
+    return concatenate([found, np.zeros(trailing, found.dtype)]) if trailing else found
+
+
+def polyfit(x: ArrayLike, y: ArrayLike, deg: int, rcond: float | None = None,
+            full: bool = False, w: ArrayLike | None = None, cov: bool | str = False) -> Any:
+    """The least-squares polynomial of degree deg through (x, y) (y may hold several data
+    sets as columns), as numpy's: coefficients highest power first; full=True also gives
+    (residuals, rank, singular values, rcond), cov=True the coefficients' covariance.
+    Differentiable in x, y and w (at constant rank). float32 stays float32."""
+    order = int(deg) + 1
+    if deg < 0 or len(shape(x)) != 1 or not shape(x)[0] or len(shape(y)) not in (1, 2) \
+            or shape(x)[0] != shape(y)[0]:
+        raise ShapeError(f"polyfit: deg must be non-negative, x 1-D and non-empty, y of x's "
+                         f"length (1-D or 2-D); got deg={deg} and shapes {shape(x)} and "
+                         f"{shape(y)}" + user_location())
+    x, y, w = operand(x), operand(y), None if w is None else operand(w)
+    dtype = promoted_dtype(INEXACT, (x, y) if w is None else (x, y, w))
+    if not any_traced((x, y, w)):
+        result = cast(Any, np.polyfit)(x, y, deg, rcond, full, w, cov)
+        # float32 stays float32, as when traced
+        return tuple(np.asarray(r, dtype) if isinstance(r, np.ndarray) and r.dtype.kind == "f"
+                     else r for r in result) if isinstance(result, tuple) else np.asarray(
+                         result, dtype)
+    from funcgrad.numpy import linalg  # (linalg is built on this module)
+    n = shape(x)[0]
+    limit = n * float(np.finfo(dtype).eps) if rcond is None else rcond
+    lhs = vander(astype(x, dtype), order)
+    rhs = astype(y, dtype)
+    if w is not None:
+        if shape(w) != (n,):
+            raise ShapeError(f"polyfit: w of shape {shape(w)} must be 1-D of x's length {n}"
+                             + user_location())
+        weights = astype(w, dtype)
+        lhs = multiply(lhs, reshape(weights, (-1, 1)))
+        rhs = multiply(rhs, reshape(weights, (-1, 1)) if len(shape(rhs)) == 2 else weights)
+    # columns scaled to unit norm, as numpy, for a better conditioned problem
+    scale = sqrt(_sum(multiply(lhs, lhs), axis=0))
+    lhs = divide(lhs, scale)
+    solution, residuals, rank, singular = linalg.lstsq(lhs, rhs, limit)
+    coefficients = divide(solution, reshape(scale, (-1, 1)) if len(shape(solution)) == 2
+                          else scale)
+    if full:
+        return coefficients, residuals, rank, singular, limit
+    if not cov:
+        return coefficients
+    base = divide(linalg.inv(matmul(transpose(lhs), lhs)), outer(scale, scale))
+    if cov == "unscaled":
+        factor: ArrayLike = 1.0
+    else:
+        if n <= order:
+            raise ValueError("polyfit: the number of data points must exceed deg + 1 to scale "
+                             "the covariance matrix" + user_location())
+        factor = divide(residuals, n - order)
+    if len(shape(rhs)) == 1:
+        return coefficients, multiply(base, factor)
+    return coefficients, multiply(reshape(base, (*shape(base), 1)), factor)
+
+
 register([
     Row("matmul", matmul, ufunc=np.matmul, methods=("__matmul__",), reflected=("__rmatmul__",)),
     Row("dot", dot, methods=("dot",)),
@@ -375,4 +744,19 @@ register([
     Row("einsum", einsum),
     Row("convolve", convolve),
     Row("correlate", correlate),
+    Row("vecdot", vecdot, ufunc=np.vecdot),
+    Row("matvec", matvec, ufunc=np.matvec),
+    Row("vecmat", vecmat, ufunc=np.vecmat),
+    Row("cov", cov),
+    Row("corrcoef", corrcoef),
+    Row("vander", vander),
+    Row("polyval", polyval),
+    Row("polyfit", polyfit),
+    Row("poly", poly),
+    Row("roots", roots),
+    Row("polyadd", polyadd),
+    Row("polysub", polysub),
+    Row("polymul", polymul),
+    Row("polyder", polyder),
+    Row("polyint", polyint),
 ])

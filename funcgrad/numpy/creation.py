@@ -1,28 +1,34 @@
-"""Creating arrays: asarray and array, zeros, ones, empty, full and their *_like forms, eye,
-identity, tri, arange and linspace.
+"""Creating arrays: asarray and array (and numpy's other names for asarray), copy, zeros,
+ones, empty, full and their *_like forms, eye, identity, tri, indices, fromfunction, arange,
+linspace, logspace, geomspace and the window functions.
 
 Arrays made from shapes alone are numpy constants (nothing to trace or differentiate).
-full's fill value and linspace's start and stop may be traced, and are differentiated.
+full's fill value, the ends of linspace, logspace and geomspace, logspace's base and
+kaiser's beta may be traced, and are differentiated.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
-from typing import Any, Literal, overload
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from funcgrad.core import Array, ArrayLike, ConcretizationError, Tracer, user_location
-from funcgrad.numpy._table import Row, contains_tracer, dtype_or_scalar, register, shape
-from funcgrad.numpy.elementwise import add, astype, divide, greater, multiply, subtract
-from funcgrad.numpy.shapes import (broadcast_to, concatenate, moveaxis, numpy_result, reshape,
-                                   stack)
+from funcgrad.numpy._table import (INEXACT, Row, alias, any_traced, contains_tracer,
+                                   dtype_or_scalar, promoted_dtype, register, shape)
+from funcgrad.numpy.elementwise import (absolute, add, astype, divide, greater, i0, log10,
+                                        multiply, operand, power, sign, subtract)
+from funcgrad.numpy.shapes import (broadcast_to, concatenate, expand_dims, moveaxis,
+                                   numpy_result, reshape, stack)
 
 __all__ = [
     "asarray", "array", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
     "empty_like", "full_like", "eye", "identity", "tri", "arange", "linspace",
+    "asanyarray", "ascontiguousarray", "asfortranarray", "copy", "indices", "fromfunction",
+    "logspace", "geomspace", "hamming", "hanning", "blackman", "bartlett", "kaiser",
 ]
 
 Shape = int | Sequence[int]
@@ -185,6 +191,109 @@ def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
     return (y, step) if retstep else y
 
 
+def copy(a: ArrayLike, order: Literal["K", "A", "C", "F"] = "K", subok: bool = False) -> Array:
+    """A copy of a (a traced a itself: traced values are immutable, so it is never shared)."""
+    if isinstance(a, Tracer):
+        return a
+    return cast(Array, cast(Any, np.copy)(a, order, subok))
+
+
+def indices(dimensions: Sequence[int], dtype: DTypeLike = int, sparse: bool = False
+            ) -> Any:
+    """The index of every position of an array of shape `dimensions`, one grid per axis."""
+    return cast(Any, np.indices)(dimensions, dtype, sparse)
+
+
+def fromfunction(function: Callable[..., Any], shape: Sequence[int], *,
+                 dtype: DTypeLike = float, like: Any = None, **kwargs: Any) -> Any:
+    """function called with one index grid per axis of `shape` (and kwargs); its result as
+    it is, so it may be traced if function uses traced values."""
+    return function(*np.indices(shape, dtype), **kwargs)
+
+
+def logspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+             base: ArrayLike = 10.0, dtype: DTypeLike | None = None, axis: int = 0) -> Array:
+    """base ** linspace(start, stop, num): num values evenly spaced on a log scale; start,
+    stop and base may be traced."""
+    if not any_traced((start, stop, base)):
+        return numpy_result(np.logspace, start, stop, num, endpoint, base, dtype, axis)
+    exponents = linspace(start, stop, num, endpoint, axis=axis)
+    if len(shape(base)) != 0:  # an array of bases, broadcast as numpy does
+        dims = np.broadcast_shapes(shape(start), shape(stop), shape(base))
+        base = expand_dims(reshape(base, (1,) * (len(dims) - len(shape(base))) + shape(base)),
+                           axis)
+    result = power(base, exponents)
+    return result if dtype is None else astype(result, dtype)
+
+
+def geomspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+              dtype: DTypeLike | None = None, axis: int = 0) -> Array:
+    """num values from start to stop (included if endpoint) in a geometric progression;
+    start and stop may be traced (and negative or complex, as numpy's). float32 stays
+    float32 (numpy computes in float64)."""
+    start, stop = operand(start), operand(stop)
+    dt = promoted_dtype(INEXACT, (start, stop))
+    if not any_traced((start, stop)):
+        return numpy_result(np.geomspace, start, stop, num, endpoint, dt if dtype is None
+                            else dtype, axis)
+    for name, value in (("start", start), ("stop", stop)):
+        if not isinstance(value, Tracer) and np.any(np.asarray(value) == 0):
+            raise ValueError(f"geomspace: {name} is zero, which no geometric sequence "
+                             "includes" + user_location())
+    first, last = astype(start, dt), astype(stop, dt)
+    # As numpy: a progression of positive values (from log10 of them), times the sign of
+    # start (z/|z| for complex start, which is differentiated)
+    direction = divide(first, absolute(first)) if dt.kind == "c" else sign(first)
+    first, last = divide(first, direction), divide(last, direction)
+    result = logspace(log10(first), log10(last), num, endpoint)
+    # the ends exactly as given: 10 ** log10(x) need not be x
+    dims = np.broadcast_shapes(shape(first), shape(last))
+    ends = [reshape(broadcast_to(v, dims), (1, *dims)) for v in (first, last)]
+    if num > 1 and endpoint:
+        result = concatenate([ends[0], result[1:-1], ends[1]])
+    elif num > 0:
+        result = concatenate([ends[0], result[1:]])
+    result = moveaxis(multiply(result, direction), 0, axis)
+    return result if dtype is None else astype(result, dtype)
+
+
+def hamming(M: int) -> NDArray:
+    """The Hamming window of M points."""
+    return np.hamming(M)
+
+
+def hanning(M: int) -> NDArray:
+    """The Hann window of M points."""
+    return np.hanning(M)
+
+
+def blackman(M: int) -> NDArray:
+    """The Blackman window of M points."""
+    return np.blackman(M)
+
+
+def bartlett(M: int) -> NDArray:
+    """The Bartlett (triangular) window of M points."""
+    return np.bartlett(M)
+
+
+def kaiser(M: int, beta: ArrayLike) -> Array:
+    """The Kaiser window of M points, i0(beta * sqrt(1 - t**2)) / i0(beta) for t evenly
+    spaced in [-1, 1]; beta may be traced and is differentiated."""
+    if not isinstance(beta, Tracer):
+        # (numpy's window is float64; a float32 beta gives float32, as when traced)
+        return np.kaiser(M, cast(Any, beta)).astype(promoted_dtype(INEXACT, (beta,)))
+    dtype = promoted_dtype(INEXACT, (beta,))
+    if M < 1:
+        return np.zeros(0, dtype)
+    if M == 1:
+        return np.ones(1, dtype)
+    half = (M - 1) / 2.0
+    spread = np.sqrt(1 - ((np.arange(M) - half) / half) ** 2.0).astype(dtype)
+    b = astype(beta, dtype)
+    return divide(i0(multiply(b, spread)), i0(b))
+
+
 register([
     Row("asarray", asarray),
     Row("array", array),
@@ -201,4 +310,18 @@ register([
     Row("tri", tri),
     Row("arange", arange),
     Row("linspace", linspace),
+    Row("copy", copy, methods=("copy",)),
+    Row("logspace", logspace),
+    Row("geomspace", geomspace),
+    Row("kaiser", kaiser),
+    Row("indices", indices),
+    Row("fromfunction", fromfunction),
+    Row("hamming", hamming),
+    Row("hanning", hanning),
+    Row("blackman", blackman),
+    Row("bartlett", bartlett),
 ])
+# numpy's other names for asarray: funcgrad has one kind of array and no memory layout
+asanyarray = alias("asanyarray", asarray)
+ascontiguousarray = alias("ascontiguousarray", asarray)
+asfortranarray = alias("asfortranarray", asarray)

@@ -1,12 +1,15 @@
 """Elementwise functions: a row each (name, primitive, promotion, numpy's ufunc, docstring,
 Tracer operators), and the compositions written out below (power, square, clip, where,
-astype, the complex parts, sinc, nan_to_num, ...)."""
+astype, the complex parts, sinc, nan_to_num, heaviside, i0, isclose, ...), with numpy 2's
+array-API names (acos, pow, bitwise_invert, ...) for the same functions."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast, overload
 
 import numpy as np
+from numpy.polynomial import chebyshev
 from numpy.typing import DTypeLike
 
 from funcgrad.core import Array, ArrayLike, ConcretizationError, Tracer, user_location
@@ -28,6 +31,9 @@ __all__ = [
     "fmax", "fmin", "copysign", "nan_to_num", "real", "imag", "conj", "conjugate", "angle",
     "isnan", "isinf", "signbit", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
     "invert", "bitwise_not",
+    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "pow", "positive",
+    "bitwise_invert", "heaviside", "i0", "isclose", "isposinf", "isneginf", "isreal",
+    "iscomplex", "isrealobj", "iscomplexobj", "isscalar", "real_if_close",
 ]
 
 
@@ -354,6 +360,195 @@ def nan_to_num(x: ArrayLike, copy: bool = True, nan: float = 0.0, posinf: float 
                                neginf=None if neginf is None else float(neginf))
 
 
+Values = ArrayLike | Sequence[Any]
+"""An array, a traced value, a scalar or (nested) lists of them: what numpy's functions take
+where lists are usual (interp's xp and fp, histogram's bins, ...)."""
+
+
+def operand(x: Any) -> Any:
+    """x as an operand: tracers, arrays and Python numbers (which stay weak) as they are,
+    nested lists as numpy arrays."""
+    return x if isinstance(x, (Tracer, np.ndarray, np.generic, int, float, complex)) \
+        else np.asarray(x)
+
+
+def concrete_value(name: str, what: str, value: Any,
+                   reason: str = "the result's shape depends on its value",
+                   fix: str = "pass a constant") -> np.ndarray[Any, Any]:
+    """The value of an argument that must be known while tracing (under grad it is; under
+    jit, vmap and make_graph it is not, which is a ConcretizationError saying why)."""
+    if isinstance(value, Tracer):
+        known = value._trace.concrete(value)
+        if known is None:
+            raise ConcretizationError(
+                f"{name}: {what} ({value.aval}) is traced, but {reason}, which tracing "
+                f"with {value._trace.name} cannot know; {fix}" + user_location())
+        value = known
+    return np.asarray(value)
+
+
+def positive(x: ArrayLike, /) -> Array:
+    """+x: x itself (numpy's copy of it; traced values are immutable, so no copy is needed)."""
+    if not isinstance(x, Tracer):
+        return cast(Array, np.positive(x))
+    if x.dtype == np.bool_:
+        raise TypeError("positive: numpy does not take bool arrays" + user_location())
+    return x
+
+
+# ---------------------------------------------------------------------------- special functions
+
+
+def heaviside(x1: ArrayLike, x2: ArrayLike, /) -> Array:
+    """The step function: 0 where x1 < 0, x2 where x1 == 0, 1 where x1 > 0 (nan at nan). x1
+    has a zero gradient; x2 has one where x1 == 0, as in JAX."""
+    if not any_traced((x1, x2)):
+        return cast(Array, np.heaviside(x1, x2))
+    x1, x2 = operand(x1), operand(x2)
+    dtype = promoted_dtype(INEXACT, (x1, x2))
+    x, h = astype(x1, dtype), astype(x2, dtype)
+    return where(greater(x, 0), 1, where(equal(x, 0), h, where(less(x, 0), 0, stop_gradient(x))))
+
+
+def _scaled_i0(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """exp(-x) * I0(x) for x >= 0, from I0(x) = mean of exp(x cos t) over a period of t: the
+    trapezoid rule, exact to rounding for such a periodic integrand with enough points."""
+    t = np.linspace(0.0, 2 * np.pi, 4096, endpoint=False)
+    return cast(np.ndarray[Any, Any], np.exp(np.multiply.outer(x, np.cos(t) - 1)).mean(-1))
+
+
+def _i0_near(s: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """exp(-x*x/16) * I0(x) for s = x*x/32 - 1 in [-1, 1] (|x| <= 8): a function of x*x, so
+    its series has every derivative at 0 exact."""
+    x = np.sqrt(32 * (s + 1))
+    scaled: np.ndarray[Any, Any] = _scaled_i0(x) * np.exp(x - x * x / 16)
+    return scaled
+
+
+def _i0_far(t: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """sqrt(x) * exp(-x) * I0(x) for t = 16/x - 1 in (-1, 1] (x >= 8)."""
+    x = 16 / (t + 1)
+    scaled: np.ndarray[Any, Any] = np.sqrt(x) * _scaled_i0(x)
+    return scaled
+
+
+def _chebyshev_fit(f: Any, degree: int) -> tuple[float, ...]:
+    return tuple(float(c) for c in chebyshev.chebinterpolate(f, degree))
+
+
+# I0's two series, fitted once; they agree with numpy's i0 to a few units of 1e-15.
+_I0_NEAR = _chebyshev_fit(_i0_near, 16)
+_I0_FAR = _chebyshev_fit(_i0_far, 20)
+
+
+def _chebyshev_series(coefficients: Sequence[float], t: Array) -> Array:
+    """sum(c_k T_k(t)) by Clenshaw's recurrence."""
+    b1: Array | float = 0.0
+    b2: Array | float = 0.0
+    for c in coefficients[:0:-1]:
+        b1, b2 = add(subtract(multiply(multiply(t, 2.0), b1), b2), c), b1
+    return subtract(add(multiply(t, b1), coefficients[0]), b2)
+
+
+def i0(x: ArrayLike) -> Array:
+    """The modified Bessel function of the first kind of order 0, for real x; its
+    derivatives of every order follow from smooth series (i0' = i1)."""
+    if not isinstance(x, Tracer):
+        return cast(Array, np.i0(cast(Any, x)))
+    if x.dtype.kind == "c":
+        raise TypeError("i0: x must be real" + user_location())
+    x = astype(x, promoted_dtype(INEXACT, (x,)))
+    square = multiply(x, x)
+    near = less_equal(square, 64.0)
+    # Each series sees only arguments in its own range, so that the gradient of the one
+    # not taken stays finite (it is multiplied by zero).
+    small = where(near, square, 64.0)
+    large = sqrt(where(near, 64.0, square))  # |x|
+    return where(near, multiply(exp(divide(small, 16.0)),
+                                _chebyshev_series(_I0_NEAR, subtract(divide(small, 32.0), 1))),
+                 divide(multiply(exp(large),
+                                 _chebyshev_series(_I0_FAR, subtract(divide(16.0, large), 1))),
+                        sqrt(large)))
+
+
+# ---------------------------------------------------------------------------- tests of values
+
+
+def isclose(a: ArrayLike, b: ArrayLike, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Array:
+    """Where |a - b| <= atol + rtol * |b| (or a == b, infinities included), as numpy's; bool."""
+    if not any_traced((a, b)):
+        return cast(Array, np.isclose(a, b, rtol, atol, equal_nan))
+    # b in floating point, as numpy's (a Python number stays weak)
+    b = operand(b)
+    y = float(b) if isinstance(b, int) else b if isinstance(b, float) else astype(
+        b, promoted_dtype(INEXACT, (b,)))
+    x = operand(a)
+    finite = isfinite(y)
+    # (an infinite y only counts as equal to x: it is left out of x - y, where inf - inf
+    # would warn)
+    close = logical_and(less_equal(abs(subtract(x, where(finite, y, 0))),
+                                   add(atol, multiply(rtol, abs(y)))), finite)
+    result = logical_or(close, equal(x, y))
+    return logical_or(result, logical_and(isnan(x), isnan(y))) if equal_nan else result
+
+
+def isposinf(x: ArrayLike) -> Array:
+    """True where x is +inf (bool)."""
+    if not isinstance(x, Tracer):
+        return cast(Array, np.isposinf(cast(Any, x)))
+    return logical_and(isinf(x), logical_not(signbit(x)))
+
+
+def isneginf(x: ArrayLike) -> Array:
+    """True where x is -inf (bool)."""
+    if not isinstance(x, Tracer):
+        return cast(Array, np.isneginf(cast(Any, x)))
+    return logical_and(isinf(x), signbit(x))
+
+
+def isreal(x: ArrayLike) -> Array:
+    """True where the imaginary part of x is zero (everywhere for real x)."""
+    if not isinstance(x, Tracer):
+        return cast(Array, np.isreal(x))
+    return equal(imag(x), 0)
+
+
+def iscomplex(x: ArrayLike) -> Array:
+    """True where the imaginary part of x is nonzero (nowhere for real x)."""
+    if not isinstance(x, Tracer):
+        return cast(Array, np.iscomplex(x))
+    return not_equal(imag(x), 0)
+
+
+def iscomplexobj(x: Any) -> bool:
+    """Whether x has a complex dtype (whatever its values)."""
+    return x.dtype.kind == "c" if isinstance(x, Tracer) else bool(np.iscomplexobj(x))
+
+
+def isrealobj(x: Any) -> bool:
+    """Whether x has a dtype that is not complex."""
+    return not iscomplexobj(x)
+
+
+def isscalar(element: Any) -> bool:
+    """Whether element is a Python or numpy scalar (arrays, 0-d or traced, are not)."""
+    return not isinstance(element, Tracer) and bool(np.isscalar(element))
+
+
+def real_if_close(a: ArrayLike, tol: float = 100) -> Array:
+    """The real part of complex a if every imaginary part is within tol machine epsilons
+    (tol > 1) or tol (tol <= 1) of zero, else a. Whether the result is real depends on the
+    values: under jit, a traced complex a is an error."""
+    if not isinstance(a, Tracer):
+        return cast(Array, np.real_if_close(a, tol))
+    if a.dtype.kind != "c":
+        return a
+    value = concrete_value("real_if_close", "a", a, "whether the result is real depends on "
+                           "its values")
+    return real(a) if np.isrealobj(np.real_if_close(value, tol)) else a
+
+
 register([
     Row("power", power, ufunc=np.power, methods=("__pow__",), reflected=("__rpow__",)),
     Row("float_power", float_power, ufunc=np.float_power),
@@ -369,7 +564,30 @@ register([
     Row("angle", angle),
     Row("sinc", sinc),
     Row("nan_to_num", nan_to_num, E.nan_to_num_p),
+    Row("positive", positive, ufunc=np.positive),
+    Row("heaviside", heaviside, ufunc=np.heaviside),
+    Row("i0", i0),
+    Row("isclose", isclose),
+    Row("isposinf", isposinf),
+    Row("isneginf", isneginf),
+    Row("isreal", isreal),
+    Row("iscomplex", iscomplex),
+    Row("iscomplexobj", iscomplexobj),
+    Row("isrealobj", isrealobj),
+    Row("isscalar", isscalar),
+    Row("real_if_close", real_if_close),
 ])
 
 around = alias("around", round)
 conj = alias("conj", conjugate)
+
+# numpy 2's array-API names for the same functions
+acos = alias("acos", arccos)
+acosh = alias("acosh", arccosh)
+asin = alias("asin", arcsin)
+asinh = alias("asinh", arcsinh)
+atan = alias("atan", arctan)
+atan2 = alias("atan2", arctan2)
+atanh = alias("atanh", arctanh)
+pow = alias("pow", power)
+bitwise_invert = alias("bitwise_invert", invert)

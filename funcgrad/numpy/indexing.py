@@ -1,5 +1,7 @@
 """Indexing: x[key] with every numpy index form, functional updates (x.at[key].set, add,
-multiply, min, ...), take and friends, diagonals and triangles, and the split family."""
+multiply, min, ...), take and friends, choose, select and piecewise, diagonals and
+triangles, the split family, and the selections whose size depends on the values
+(nonzero, argwhere, flatnonzero, compress, extract)."""
 
 from __future__ import annotations
 
@@ -17,14 +19,17 @@ from funcgrad.primitives import reductions as R
 from funcgrad.numpy._table import (Row, contains_tracer, dtype_or_scalar, inexact_dtype,
                                    normalize_axes, register, shape)
 from funcgrad.numpy.creation import asarray
-from funcgrad.numpy.elementwise import (astype, clip, divide, less, multiply, negative,
-                                        subtract, where)
-from funcgrad.numpy.shapes import broadcast_to, moveaxis, numpy_result, ravel, reshape
+from funcgrad.numpy.elementwise import (astype, clip, concrete_value, divide, less,
+                                        logical_not, logical_or, multiply, negative, operand,
+                                        subtract, where, Values)
+from funcgrad.numpy.shapes import (broadcast_arrays, broadcast_to, expand_dims, moveaxis,
+                                   numpy_result, ravel, reshape, stack)
 
 __all__ = [
     "getitem", "at", "IndexUpdateHelper", "take", "take_along_axis", "put_along_axis",
     "select", "diag", "diagonal", "trace", "tril", "triu", "split", "array_split", "hsplit",
-    "vsplit", "dsplit",
+    "vsplit", "dsplit", "diagflat", "choose", "piecewise", "nonzero", "argwhere",
+    "flatnonzero", "compress", "extract",
 ]
 
 
@@ -318,6 +323,117 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike],
     return out
 
 
+def choose(a: ArrayLike, choices: Sequence[ArrayLike], out: None = None,
+           mode: Literal["raise", "wrap", "clip"] = "raise") -> Array:
+    """Elementwise, choices[a] (a and the choices broadcast together); mode 'raise' (a must
+    be in [0, n), so its values must be known: not under jit), 'wrap' or 'clip'."""
+    if mode not in ("raise", "wrap", "clip"):
+        raise ValueError(f"choose: mode must be 'raise', 'wrap' or 'clip', got {mode!r}"
+                         + user_location())
+    if not contains_tracer([a, *choices]):
+        return numpy_result(np.choose, a, choices, out, mode)
+    if out is not None:
+        raise TypeError("choose: out= cannot be used with traced values, which are immutable"
+                        + user_location())
+    n = len(choices)
+    index = _index_array(a)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"choose: a must be integers, got {index.dtype}" + user_location())
+    if mode == "raise":
+        known = concrete_value("choose", "a", index, "mode='raise' checks its values",
+                               "pass a constant, or use mode='wrap' or 'clip'")
+        if np.any((known < 0) | (known >= n)):
+            raise ValueError(f"choose: a has entries outside [0, {n}) for {n} choices"
+                             + user_location())
+    elif mode == "wrap":
+        index = _wrap(index, n)
+    else:
+        index = clip(index, 0, n - 1)
+    choices = [operand(c) for c in choices]
+    dtype = np.result_type(*(dtype_or_scalar(c) for c in choices))
+    index, *options = broadcast_arrays(index, *(astype(c, dtype) for c in choices))
+    return take_along_axis(stack(options), expand_dims(index, 0), 0)[0]
+
+
+def piecewise(x: ArrayLike, condlist: Any, funclist: Sequence[Any], *args: Any,
+              **kw: Any) -> Array:
+    """x's pieces through their functions: where condlist[i] holds, funclist[i](x, *args,
+    **kw) (or the constant funclist[i]); an extra last function where none holds, else 0.
+    Later conditions win, as numpy's; the result has x's dtype. Traced, each function runs
+    on all of x and `where` picks its piece, so a function must accept every value of x
+    (an inf or nan from a piece that is not picked still makes its gradient nan, as in
+    JAX)."""
+    if not contains_tracer([x, condlist, *args, *kw.values()]):
+        return numpy_result(np.piecewise, x, condlist, funclist, *args, **kw)
+    values = x if isinstance(x, Tracer) else np.asarray(x)
+    dims = shape(values)
+    if isinstance(condlist, (list, tuple)):
+        conditions = list(condlist)
+    elif len(shape(condlist)) == len(dims) + 1:  # one condition per row
+        conditions = [condlist[i] for i in range(shape(condlist)[0])]
+    else:
+        conditions = [condlist]
+    conditions = [broadcast_to(astype(c, np.bool_), dims) for c in conditions]
+    if len(funclist) == len(conditions) + 1:
+        elsewhere: Array = logical_not(conditions[0])
+        for c in conditions[1:]:
+            elsewhere = logical_not(logical_or(logical_not(elsewhere), c))
+        conditions.append(elsewhere)
+    elif len(funclist) != len(conditions):
+        raise ValueError(f"piecewise: {len(conditions)} conditions need {len(conditions)} or "
+                         f"{len(conditions) + 1} functions, got {len(funclist)}"
+                         + user_location())
+    out: Array = np.zeros(dims, values.dtype)
+    for condition, fn in zip(conditions, funclist):
+        piece = fn(values, *args, **kw) if callable(fn) else fn
+        out = where(condition, astype(piece, values.dtype), out)
+    return out
+
+
+# ---------------------------------------------------------------------------- sizes from values
+
+
+def _known(name: str, a: Values) -> np.ndarray[Any, Any]:
+    return concrete_value(name, "the condition" if name in ("compress", "extract") else "a", a,
+                          "the number of elements it selects depends on its values")
+
+
+def nonzero(a: ArrayLike) -> tuple[Array, ...]:
+    """The indices of the nonzero elements, one array per axis. How many there are depends
+    on the values, which must be known (not under jit)."""
+    return tuple(np.nonzero(_known("nonzero", a)))
+
+
+def argwhere(a: ArrayLike) -> Array:
+    """The indices of the nonzero elements, one row each. Needs a's values (not under jit)."""
+    return np.argwhere(_known("argwhere", a))
+
+
+def flatnonzero(a: ArrayLike) -> Array:
+    """The indices of the nonzero elements of the flattened a. Needs a's values (not under
+    jit)."""
+    return np.flatnonzero(_known("flatnonzero", a))
+
+
+def compress(condition: Values, a: ArrayLike, axis: int | None = None,
+             out: None = None) -> Array:
+    """The slices of a along axis (a flattened if None) where the 1-D condition holds; the
+    condition's values must be known (not under jit), a may be traced."""
+    if not contains_tracer([condition, a]):
+        return numpy_result(np.compress, condition, a, axis, out)
+    if out is not None:
+        raise TypeError("compress: out= cannot be used with traced values" + user_location())
+    return take(a, np.nonzero(np.ravel(_known("compress", condition)))[0], axis)
+
+
+def extract(condition: Values, arr: ArrayLike) -> Array:
+    """The elements of arr where condition holds, flattened; the condition's values must be
+    known (not under jit), arr may be traced."""
+    if not contains_tracer([condition, arr]):
+        return numpy_result(np.extract, condition, arr)
+    return take(ravel(arr), np.nonzero(np.ravel(_known("extract", condition)))[0])
+
+
 # ---------------------------------------------------------------------------- diagonals
 
 
@@ -360,6 +476,13 @@ def diag(v: ArrayLike, k: int = 0) -> Array:
     positions = np.arange(v.shape[0])
     key = (positions + builtins.max(-k, 0), positions + builtins.max(k, 0))
     return IndexUpdateHelper(np.zeros((n, n), v.dtype))[key].add(v)
+
+
+def diagflat(v: ArrayLike, k: int = 0) -> Array:
+    """The flattened v as the k-th diagonal of a square matrix."""
+    if not isinstance(v, Tracer):
+        return np.diagflat(v, k)
+    return diag(ravel(v), k)
 
 
 def _triangle(name: str, m: ArrayLike, lower: bool, k: int) -> Array:
@@ -467,4 +590,12 @@ register([
     Row("hsplit", hsplit),
     Row("vsplit", vsplit),
     Row("dsplit", dsplit),
+    Row("diagflat", diagflat),
+    Row("choose", choose),
+    Row("piecewise", piecewise),
+    Row("nonzero", nonzero, methods=("nonzero",)),
+    Row("argwhere", argwhere),
+    Row("flatnonzero", flatnonzero),
+    Row("compress", compress),
+    Row("extract", extract),
 ])

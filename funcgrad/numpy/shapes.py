@@ -1,33 +1,40 @@
-"""Shapes and assembly: reshape, transpose, moveaxis, squeeze, broadcast_to, the stacking
-and concatenating family, tile, repeat, flips, rotations, roll, pad in numpy's modes, diff
-and meshgrid.
+"""Shapes and assembly: reshape, transpose, moveaxis, rollaxis, squeeze, broadcast_to and
+broadcast_arrays, the stacking and concatenating family, block, unstack, tile, repeat,
+flips, rotations, roll, pad in numpy's modes, insert, delete, resize, trim_zeros, diff,
+ediff1d, gradient, meshgrid, apply_along_axis and apply_over_axes.
 
-Most are compositions: flips, rolls, per-element repeats and the reflecting pad modes are
-one gather with a constant index (whose transpose, a scatter-add, sends the cotangent of
-every copy of an element back to it); tile and whole-axis repeats are a broadcast.
+Most are compositions: flips, rolls, per-element repeats, insert, delete, resize and the
+reflecting pad modes are one gather with a constant index (whose transpose, a
+scatter-add, sends the cotangent of every copy of an element back to it); tile and
+whole-axis repeats are a broadcast.
 """
 
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from funcgrad.core import Array, ArrayLike, ConcretizationError, ShapeError, Tracer, user_location
+from funcgrad.core import Array, ArrayLike, ShapeError, Tracer, user_location
 from funcgrad.primitives import indexing as I
 from funcgrad.primitives import shapes as S
-from funcgrad.numpy._table import (Axis, Row, any_traced, contains_tracer, dtype_or_scalar,
-                                   normalize_axes, register, shape)
-from funcgrad.numpy.elementwise import add, astype, multiply, not_equal, subtract, where
+from funcgrad.numpy._table import (Axis, Row, alias, any_traced, contains_tracer,
+                                   dtype_or_scalar, normalize_axes, register, shape)
+from funcgrad.numpy.elementwise import (add, astype, concrete_value, divide, multiply, negative,
+                                        not_equal, operand, subtract, where)
 
 __all__ = [
     "reshape", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze", "ravel",
     "broadcast_to", "concatenate", "stack", "vstack", "hstack", "dstack", "column_stack",
     "row_stack", "append", "atleast_1d", "atleast_2d", "atleast_3d", "tile", "repeat", "flip",
     "fliplr", "flipud", "rot90", "roll", "pad", "diff", "meshgrid",
+    "permute_dims", "matrix_transpose", "concat", "unstack", "rollaxis", "broadcast_arrays",
+    "broadcast_shapes", "insert", "delete", "resize", "trim_zeros", "ediff1d", "block",
+    "gradient", "apply_along_axis", "apply_over_axes",
 ]
 
 
@@ -271,19 +278,6 @@ def _take_const(x: Array, index: np.ndarray[Any, Any], axis: int) -> Array:
     return I.gather_p.bind(x, index, index=key)
 
 
-def _concrete(name: str, what: str, value: ArrayLike | Sequence[int]) -> np.ndarray[Any, Any]:
-    """An argument that fixes the result's shape or is not differentiated: its value must
-    be known."""
-    if isinstance(value, Tracer):
-        known = value._trace.concrete(value)
-        if known is None:
-            raise ConcretizationError(
-                f"{name}: {what} ({value.aval}) is traced, but the result's shape depends on "
-                "its value; pass a constant" + user_location())
-        value = known
-    return np.asarray(value)
-
-
 def repeat(a: ArrayLike, repeats: ArrayLike | Sequence[int], axis: int | None = None) -> Array:
     """Each element repeated (repeats: one count, or one per element along axis; a is
     flattened if axis is None)."""
@@ -291,7 +285,7 @@ def repeat(a: ArrayLike, repeats: ArrayLike | Sequence[int], axis: int | None = 
         return numpy_result(np.repeat, a, repeats, axis)
     x: Array = ravel(a) if axis is None else a if isinstance(a, Tracer) else np.asarray(a)
     ax = 0 if axis is None else normalize_axes("repeat", axis, len(shape(x)))[0]
-    counts = _concrete("repeat", "repeats", repeats)
+    counts = concrete_value("repeat", "repeats", repeats)
     n = shape(x)[ax]
     index = np.repeat(np.arange(n), counts)  # numpy checks the counts
     if counts.size != 1:
@@ -357,7 +351,7 @@ def roll(a: ArrayLike, shift: int | Sequence[int], axis: Axis = None) -> Array:
     if axis is None:
         return reshape(roll(ravel(a), shift, 0), a.shape)
     shifts = [0] * a.ndim
-    for s, ax in np.broadcast(_concrete("roll", "shift", shift), np.asarray(axis)):
+    for s, ax in np.broadcast(concrete_value("roll", "shift", shift), np.asarray(axis)):
         shifts[normalize_axes("roll", int(ax), a.ndim)[0]] += int(s)  # repeated axes add up
     out: Array = a
     for ax, s in enumerate(shifts):
@@ -458,7 +452,7 @@ def pad(array: ArrayLike, pad_width: PadWidth, mode: str = "constant", **kwargs:
         ends = astype(ends if isinstance(ends, Tracer) else np.asarray(ends), x.dtype)
         per_axis["end_values"] = 0
     if "stat_length" in kwargs:
-        lengths = np.broadcast_to(_concrete("pad", "stat_length", kwargs["stat_length"]),
+        lengths = np.broadcast_to(concrete_value("pad", "stat_length", kwargs["stat_length"]),
                                   (nd, 2))
     out = x
     for axis, pair in enumerate(widths):
@@ -526,6 +520,354 @@ def meshgrid(*xi: ArrayLike, copy: bool = True, sparse: bool = False,
     return tuple(broadcast_to(g, full) for g in grids)
 
 
+def matrix_transpose(x: ArrayLike, /) -> Array:
+    """x with its last two axes swapped (a stack of matrices transposed)."""
+    if len(shape(x)) < 2:
+        raise ShapeError(f"matrix_transpose: x must have at least 2 dimensions, got shape "
+                         f"{shape(x)}" + user_location())
+    return swapaxes(x, -1, -2)
+
+
+def unstack(x: ArrayLike, /, *, axis: int = 0) -> tuple[Array, ...]:
+    """The slices of x along axis, as a tuple (the inverse of stack)."""
+    if not isinstance(x, Tracer):
+        return tuple(np.unstack(np.asarray(x), axis=axis))
+    ax = normalize_axes("unstack", axis, x.ndim)[0]
+    return tuple(x[(slice(None),) * ax + (i,)] for i in range(x.shape[ax]))
+
+
+def rollaxis(a: ArrayLike, axis: int, start: int = 0) -> Array:
+    """a with axis moved to just before position start (numpy's older moveaxis)."""
+    if not isinstance(a, Tracer):
+        return np.rollaxis(np.asarray(a), axis, start)
+    ax = normalize_axes("rollaxis", axis, a.ndim)[0]
+    to = start + a.ndim if start < 0 else start
+    if not 0 <= to <= a.ndim:
+        raise ShapeError(f"rollaxis: start {start} is out of bounds for an array of dimension "
+                         f"{a.ndim}" + user_location())
+    order = [i for i in range(a.ndim) if i != ax]
+    order.insert(to - 1 if ax < to else to, ax)
+    return transpose(a, order)
+
+
+def broadcast_shapes(*args: int | Sequence[int]) -> tuple[int, ...]:
+    """The shape that arrays of the given shapes broadcast to."""
+    return np.broadcast_shapes(*args)
+
+
+def broadcast_arrays(*args: ArrayLike, subok: bool = False) -> tuple[Array, ...]:
+    """The arrays broadcast to their common shape."""
+    if not any_traced(args):
+        return tuple(np.broadcast_arrays(*args, subok=subok))
+    try:
+        common = np.broadcast_shapes(*(shape(a) for a in args))
+    except ValueError:
+        raise ShapeError(f"broadcast_arrays: shapes {', '.join(str(shape(a)) for a in args)} "
+                         "cannot be broadcast together" + user_location()) from None
+    return tuple(broadcast_to(a, common) for a in args)
+
+
+# ---------------------------------------------------------------------------- rearranging
+
+NDArray = np.ndarray[Any, Any]
+Positions = int | slice | Sequence[int] | ArrayLike
+
+
+def _gather_plan(x: Array, extra: Array | None,
+                 plan: Callable[[NDArray, NDArray | None], NDArray]) -> Array:
+    """x's elements (and extra's, if given) rearranged as numpy's own function rearranges
+    labels: `plan` gets x's element numbers (of x's shape) and extra's (numbered after
+    them) and returns the numbers in their new places, which is one gather."""
+    labels = np.arange(math.prod(shape(x))).reshape(shape(x))
+    if extra is None:
+        return _take_const(ravel(x), plan(labels, None), 0)
+    extra_labels = labels.size + np.arange(math.prod(shape(extra))).reshape(shape(extra))
+    return _take_const(concatenate([ravel(x), ravel(extra)]), plan(labels, extra_labels), 0)
+
+
+def _places(name: str, obj: Positions) -> Any:
+    """insert's and delete's obj, whose value must be known."""
+    return concrete_value(name, "obj", obj) if isinstance(obj, Tracer) else obj
+
+
+def insert(arr: ArrayLike, obj: Positions, values: ArrayLike, axis: int | None = None) -> Array:
+    """arr with values inserted before the positions obj along axis (arr flattened if
+    None), as numpy's; values take arr's dtype. obj must be known (not traced under jit)."""
+    if not any_traced((arr, obj, values)):
+        return numpy_result(np.insert, arr, obj, values, axis)
+    x = arr if isinstance(arr, Tracer) else np.asarray(arr)
+    places = _places("insert", obj)
+    return _gather_plan(x, astype(values, x.dtype),
+                        lambda labels, new: cast(Any, np.insert)(labels, places, new, axis))
+
+
+def delete(arr: ArrayLike, obj: Positions, axis: int | None = None) -> Array:
+    """arr without the positions obj along axis (arr flattened if None), as numpy's; obj
+    must be known (not traced under jit)."""
+    if not any_traced((arr, obj)):
+        return numpy_result(np.delete, arr, obj, axis)
+    x = arr if isinstance(arr, Tracer) else np.asarray(arr)
+    places = _places("delete", obj)
+    return _gather_plan(x, None, lambda labels, _: np.delete(labels, places, axis))
+
+
+def resize(a: ArrayLike, new_shape: int | Sequence[int]) -> Array:
+    """a's elements, flattened and repeated as often as needed, in new_shape (numpy's
+    resize, which is not ndarray.resize: no zeros are added)."""
+    if not isinstance(a, Tracer):
+        return numpy_result(np.resize, a, new_shape)
+    if a.size == 0:  # as numpy: nothing to repeat, zeros
+        return np.zeros(new_shape, a.dtype)
+    return _gather_plan(a, None, lambda labels, _: np.resize(labels, new_shape))
+
+
+def trim_zeros(filt: ArrayLike, trim: str = "fb", axis: Axis = None) -> Array:
+    """filt without its leading ('f') and trailing ('b') zeros along the given axes (all by
+    default). Where they are depends on the values, which must be known (not under jit)."""
+    if not isinstance(filt, Tracer):
+        return numpy_result(np.trim_zeros, filt, trim, axis)
+    if trim.lower() not in ("fb", "bf", "f", "b"):
+        raise ValueError(f"trim_zeros: trim must be 'f', 'b' or 'fb', got {trim!r}"
+                         + user_location())
+    known = concrete_value("trim_zeros", "filt", filt, "the result's shape depends on where "
+                           "its zeros are")
+    axes = normalize_axes("trim_zeros", axis, filt.ndim)
+    nonzero = np.argwhere(known)
+    if not nonzero.size:  # all zeros: an empty box
+        start = stop = np.zeros(filt.ndim, np.intp)
+    else:
+        start = nonzero.min(0) if "f" in trim.lower() else np.zeros(filt.ndim, np.intp)
+        stop = nonzero.max(0) + 1 if "b" in trim.lower() else np.array(filt.shape)
+    return filt[tuple(slice(int(start[i]), int(stop[i])) if i in axes else slice(None)
+                      for i in range(filt.ndim))]
+
+
+def ediff1d(ary: ArrayLike, to_end: ArrayLike | None = None,
+            to_begin: ArrayLike | None = None) -> Array:
+    """The differences of consecutive elements of the flattened ary, with to_begin before
+    and to_end after them (in ary's dtype)."""
+    if not any_traced((ary, to_end, to_begin)):
+        return numpy_result(np.ediff1d, ary, to_end, to_begin)
+    flat = ravel(ary)
+    parts = [diff(flat)]
+    for name, extra in (("to_begin", to_begin), ("to_end", to_end)):
+        if extra is None:
+            continue
+        values = extra if isinstance(extra, Tracer) else np.asarray(extra)
+        if not np.can_cast(values.dtype, flat.dtype, "same_kind"):
+            raise TypeError(f"ediff1d: {name} of dtype {values.dtype} cannot be cast to ary's "
+                            f"dtype {flat.dtype}" + user_location())
+        edge = ravel(astype(values, flat.dtype))
+        parts = [edge, *parts] if name == "to_begin" else [*parts, edge]
+    return concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _block_depth(arrays: Any, place: str) -> int:
+    """How deeply the lists of block nest (the same at every leaf, as numpy requires)."""
+    if isinstance(arrays, tuple):
+        raise TypeError(f"block: {place} is a tuple; use lists of arrays" + user_location())
+    if not isinstance(arrays, list):
+        return 0
+    if not arrays:
+        raise ValueError(f"block: {place} is an empty list" + user_location())
+    depths = {_block_depth(item, f"{place}[{i}]") for i, item in enumerate(arrays)}
+    if len(depths) != 1:
+        raise ValueError(f"block: the lists inside {place} nest to different depths"
+                         + user_location())
+    return 1 + depths.pop()
+
+
+def _block_leaves(arrays: Any) -> list[Any]:
+    return [leaf for item in arrays for leaf in _block_leaves(item)] if isinstance(
+        arrays, list) else [arrays]
+
+
+def block(arrays: Any) -> Array:
+    """An array assembled from nested lists of blocks, as numpy's: the innermost lists are
+    joined along the last axis, the next ones along the second-to-last, and so on."""
+    if not contains_tracer(_block_leaves(arrays) if isinstance(arrays, list) else [arrays]):
+        return numpy_result(np.block, arrays)
+    depth = _block_depth(arrays, "arrays")
+    nd = builtins.max([depth, *(len(shape(leaf)) for leaf in _block_leaves(arrays))])
+
+    def assemble(item: Any, level: int) -> Array:
+        if not isinstance(item, list):  # a block, with axes of length 1 in front
+            return reshape(item, (1,) * (nd - len(shape(item))) + shape(item))
+        return concatenate([assemble(i, level + 1) for i in item], axis=level - depth)
+
+    return assemble(arrays, 0)
+
+
+# ---------------------------------------------------------------------------- differences
+
+
+def _along_axis(x: Array, axis: int, key: slice | int) -> Array:
+    """x[..., key, ...] with the key at axis (an int keeps the axis, as length 1)."""
+    index = slice(key, key + 1 or None) if isinstance(key, int) else key
+    return x[(slice(None),) * axis + (index,)]
+
+
+def _edge_weights(steps: Sequence[ArrayLike], last: bool) -> tuple[Any, Any, Any]:
+    """numpy's second-order one-sided weights of the three points at an edge, from the two
+    steps between them."""
+    h1, h2 = steps
+    both = add(h1, h2)
+    if last:
+        return (divide(h2, multiply(h1, both)), negative(divide(both, multiply(h1, h2))),
+                divide(add(multiply(2.0, h2), h1), multiply(h2, both)))
+    return (negative(divide(add(multiply(2.0, h1), h2), multiply(h1, both))),
+            divide(both, multiply(h1, h2)), negative(divide(h1, multiply(h2, both))))
+
+
+def _gradient_along(f: Array, axis: int, spacing: Any, edge_order: int) -> Array:
+    """numpy's gradient of f along one axis: central differences inside, one-sided ones of
+    edge_order at the ends; spacing a scalar step or the steps between the coordinates."""
+    def part(key: slice | int) -> Array:
+        return _along_axis(f, axis, key)
+
+    def weighted(weights: Sequence[Any], keys: Sequence[slice | int]) -> Array:
+        total = multiply(weights[0], part(keys[0]))
+        for w, k in zip(weights[1:], keys[1:]):
+            total = add(total, multiply(w, part(k)))
+        return total
+
+    if len(shape(spacing)) == 0:  # uniform: numpy's formulas for one step h
+        # (operators, so that a Python step stays a weak Python number)
+        h = spacing
+        inside = divide(subtract(part(slice(2, None)), part(slice(None, -2))), 2.0 * h)
+        if edge_order == 1:
+            first = divide(subtract(part(1), part(0)), h)
+            last = divide(subtract(part(-1), part(-2)), h)
+        else:
+            first = weighted([-1.5 / h, 2.0 / h, -0.5 / h], [0, 1, 2])
+            last = weighted([0.5 / h, -2.0 / h, 1.5 / h], [-3, -2, -1])
+    else:
+        # steps of the coordinates, along the axis
+        steps = reshape(spacing, tuple(-1 if i == axis else 1 for i in range(len(shape(f)))))
+
+        def step(key: slice | int) -> Array:
+            return _along_axis(steps, axis, key)
+
+        h1, h2 = step(slice(None, -1)), step(slice(1, None))
+        both = add(h1, h2)
+        inside = weighted([negative(divide(h2, multiply(h1, both))),
+                           divide(subtract(h2, h1), multiply(h1, h2)),
+                           divide(h1, multiply(h2, both))],
+                          [slice(None, -2), slice(1, -1), slice(2, None)])
+        if edge_order == 1:
+            first = divide(subtract(part(1), part(0)), step(0))
+            last = divide(subtract(part(-1), part(-2)), step(-1))
+        else:
+            first = weighted(_edge_weights((step(0), step(1)), False), [0, 1, 2])
+            last = weighted(_edge_weights((step(-2), step(-1)), True), [-3, -2, -1])
+    return concatenate([first, inside, last], axis=axis)
+
+
+def gradient(f: ArrayLike, *varargs: ArrayLike | Sequence[float], axis: Axis = None,
+             edge_order: int = 1) -> Array | tuple[Array, ...]:
+    """numpy's gradient: second-order central differences inside, one-sided differences
+    of edge_order (1 or 2) at the ends, along each axis (a tuple of results for several).
+    varargs: one spacing for all axes, or one per axis, each a scalar step or the
+    coordinates along it (which may be traced and are differentiated)."""
+    if not any_traced((f, *varargs)):
+        result = cast(Any, np.gradient)(f, *varargs, axis=axis, edge_order=edge_order)
+        return tuple(result) if isinstance(result, (list, tuple)) else result
+    values = f if isinstance(f, Tracer) else np.asarray(f)
+    nd = len(shape(values))
+    given = list(range(nd)) if axis is None else (
+        [axis] if isinstance(axis, (int, np.integer)) else list(axis))
+    axes = [normalize_axes("gradient", a, nd)[0] for a in given]
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"gradient: repeated axis in {axis!r}" + user_location())
+    if edge_order not in (1, 2):
+        raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order}"
+                         + user_location())
+    given = [operand(v) for v in varargs]
+    if not given:
+        spacings: list[Any] = [1.0] * len(axes)
+    elif len(given) == 1 and len(shape(given[0])) == 0:
+        spacings = given * len(axes)
+    elif len(given) == len(axes):
+        spacings = given
+    else:
+        raise TypeError(f"gradient: {len(varargs)} spacings for {len(axes)} axes; give none, "
+                        "one, or one per axis" + user_location())
+    if values.dtype.kind not in "fc":
+        values = astype(values, np.float64)
+    results = []
+    for ax, spacing in zip(axes, spacings):
+        n = shape(values)[ax]
+        if n < edge_order + 1:
+            raise ShapeError(f"gradient: axis {ax} of length {n} is too short for edge_order "
+                             f"{edge_order}; at least {edge_order + 1} points are needed"
+                             + user_location())
+        if len(shape(spacing)) == 1:
+            if shape(spacing)[0] != n:
+                raise ShapeError(f"gradient: coordinates of length {shape(spacing)[0]} do not "
+                                 f"match axis {ax} of length {n}" + user_location())
+            if not isinstance(spacing, Tracer):
+                steps = np.diff(np.asarray(spacing))
+                # numpy takes evenly spaced coordinates as one step
+                spacing = steps[0] if np.all(steps == steps[0]) else steps
+            else:
+                spacing = diff(spacing)
+        elif len(shape(spacing)) != 0:
+            raise ShapeError(f"gradient: the spacing along axis {ax} must be a scalar or 1-D, "
+                             f"got shape {shape(spacing)}" + user_location())
+        results.append(astype(_gradient_along(values, ax, spacing, edge_order), values.dtype))
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+# ---------------------------------------------------------------------------- applying functions
+
+
+def apply_along_axis(func1d: Callable[..., Any], axis: int, arr: ArrayLike, *args: Any,
+                     **kwargs: Any) -> Array:
+    """func1d applied to each 1-D slice of arr along axis, as numpy's: the results (all of
+    one shape) replace the axis. Like numpy, func1d is called once per slice, so it may do
+    anything it could do on one slice."""
+    if not contains_tracer([arr, *args, *kwargs.values()]):
+        return numpy_result(np.apply_along_axis, func1d, axis, arr, *args, **kwargs)
+    x = arr if isinstance(arr, Tracer) else np.asarray(arr)
+    ax = normalize_axes("apply_along_axis", axis, len(shape(x)))[0]
+    moved = moveaxis(x, ax, -1)
+    outer = shape(moved)[:-1]
+    if 0 in outer:
+        raise ValueError(f"apply_along_axis: no slices along axis {axis} of an array of shape "
+                         f"{shape(x)}" + user_location())
+    results = [func1d(moved[index], *args, **kwargs) for index in np.ndindex(*outer)]
+    shapes = {shape(r) for r in results}
+    if len(shapes) != 1:
+        raise ShapeError(f"apply_along_axis: func1d returned results of different shapes "
+                         f"{sorted(shapes)}" + user_location())
+    inner = shapes.pop()
+    out = reshape(stack(results), (*outer, *inner))
+    # the result's axes where arr's axis was
+    nd_outer, nd_inner = len(outer), len(inner)
+    return transpose(out, (*range(ax), *range(nd_outer, nd_outer + nd_inner),
+                           *range(ax, nd_outer)))
+
+
+def apply_over_axes(func: Callable[[Any, int], Any], a: ArrayLike,
+                    axes: int | Sequence[int]) -> Array:
+    """func(a, axis) applied for each axis in turn, each result given back its axis (of
+    length 1) if func removed it, as numpy's."""
+    if not isinstance(a, Tracer):
+        return numpy_result(np.apply_over_axes, func, a, axes)
+    value: Array = a
+    for axis in np.atleast_1d(axes):
+        ax = int(axis) + a.ndim if axis < 0 else int(axis)
+        result = func(value, ax)
+        if len(shape(result)) == len(shape(value)) - 1:
+            result = expand_dims(result, ax)
+        if len(shape(result)) != len(shape(value)):
+            raise ShapeError(f"apply_over_axes: func returned shape {shape(result)} for axis "
+                             f"{ax} of shape {shape(value)}: it must keep the axis or remove "
+                             "it" + user_location())
+        value = result
+    return value
+
+
 register([
     Row("reshape", reshape, methods=("reshape",),
         method=lambda x, *shape: reshape(x, shape[0] if len(shape) == 1 else shape)),
@@ -559,4 +901,20 @@ register([
     Row("pad", pad),
     Row("diff", diff),
     Row("meshgrid", meshgrid),
+    Row("matrix_transpose", matrix_transpose),
+    Row("unstack", unstack),
+    Row("rollaxis", rollaxis),
+    Row("broadcast_arrays", broadcast_arrays),
+    Row("broadcast_shapes", broadcast_shapes),
+    Row("trim_zeros", trim_zeros),
+    Row("insert", insert),
+    Row("delete", delete),
+    Row("resize", resize),
+    Row("ediff1d", ediff1d),
+    Row("block", block),
+    Row("gradient", gradient),
+    Row("apply_along_axis", apply_along_axis),
+    Row("apply_over_axes", apply_over_axes),
 ])
+permute_dims = alias("permute_dims", transpose)
+concat = alias("concat", concatenate)

@@ -1,5 +1,6 @@
 """Reductions over axes (sum, max, min, prod), arg-reductions (argmax, argmin), scans along
-an axis (cumsum, cumprod) and sorting (sort, argsort, argpartition).
+an axis (cumsum, cumprod), sorting (sort, argsort, argpartition) and searching a sorted
+array (searchsorted).
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import numpy as np
 
 from funcgrad import numpy as fnp
 
-from funcgrad.core import Primitive, ShapedArray, bind
-from funcgrad.primitives.base import Aval, reduce_shape, reduced_dtype
+from funcgrad.core import Primitive, ShapedArray, ShapeError, bind
+from funcgrad.primitives.base import Aval, describe, move_to_front, reduce_shape, reduced_dtype
 
 
 def expand_reduced(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
@@ -161,3 +162,34 @@ argsort_p = Primitive("argsort", lambda x, *, axis: np.argsort(x, axis, kind="st
 argpartition_p = Primitive(
     "argpartition", lambda x, *, kth, axis: np.argpartition(x, kth, axis), _index_shape,
     (None,), _batch_along)
+
+
+# ---------------------------------------------------------------------------- searching
+
+
+def _searchsorted_shape(a: Aval, v: Aval, *, side: str) -> ShapedArray:
+    if len(a.shape) != 1:
+        raise ShapeError(f"searchsorted: the sorted array must be 1-D, got {describe(a)}")
+    return ShapedArray(tuple(v.shape), np.dtype(np.intp))
+
+
+def _batch_searchsorted(prim: Primitive, size: int, args: Any, batched: Any, *,
+                        side: str) -> Any:
+    a, v = args
+    if not batched[0]:
+        return bind(prim, a, v, side=side)  # the batch axis of v is more values to place
+    # A sorted array per example: count, for each value, the elements of its own example
+    # that sort before it (nans sort last, as in numpy).
+    v = move_to_front(v, size, batched[1])
+    a = fnp.reshape(a, (size, *(1,) * (v.ndim - 1), a.shape[-1]))
+    value = fnp.expand_dims(v, -1)
+    if side == "left":
+        before = (a < value) | (fnp.isnan(value) & ~fnp.isnan(a))
+    else:
+        before = (a <= value) | fnp.isnan(value)
+    return fnp.astype(fnp.sum(before, axis=-1), np.intp)
+
+
+searchsorted_p = Primitive(
+    "searchsorted", lambda a, v, *, side: np.searchsorted(a, v, side), _searchsorted_shape,
+    (None, None), _batch_searchsorted)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 import funcgrad.numpy as fnp
-from cases.base import case, normal
+from cases.base import B34, case, distinct, normal, uniform
+from cases.elementwise import parts
 
 
 def np_cross(a: Any, b: Any, **kw: Any) -> Any:
@@ -138,4 +139,75 @@ CONTRACTIONS = [
          lambda x, y: np.tensordot(x, y, ([], [])), normal(2), normal(3, 2)),
     case("tensordot_0", lambda x, y: fnp.tensordot(x, y, 0),
          lambda x, y: np.tensordot(x, y, 0), normal(2), normal(3)),
+]
+
+
+XS = np.linspace(-1.0, 1.0, 7)  # sample points for polyfit
+FREQUENCIES = np.array([1, 2, 1, 3, 2])
+
+
+def distinct_roots(n: int) -> Any:
+    """n real roots at least 0.5 apart: well-conditioned ones."""
+    return lambda rng: np.sort(rng.permutation(n) * 0.7 + rng.uniform(0, 0.2, n) - n * 0.3)
+
+
+def sorted_parts(z: Any) -> list[Any]:
+    """Real and imaginary parts of roots in numpy's sort_complex order, as one real list."""
+    ordered = fnp.sort_complex(z)
+    return [fnp.real(ordered), fnp.imag(ordered)]
+
+
+CONTRACTIONS += [
+    case("vecdot", lambda x, y: fnp.vecdot(x, y), lambda x, y: np.vecdot(x, y),
+         normal(2, 3), normal(3)),
+    case("vecdot_axis_complex", parts(lambda z: fnp.vecdot(z, z * 2.0 + 1.0, axis=0)),
+         parts(lambda z: cast(Any, np.vecdot)(z, z * 2.0 + 1.0, axis=0)), normal(3, 2),
+         normal(3, 2)),
+    case("matvec", fnp.matvec, np.matvec, normal(2, 3, 4), normal(4)),
+    case("vecmat", fnp.vecmat, np.vecmat, normal(3), normal(2, 3, 4)),
+    case("vecmat_complex", parts(lambda z: fnp.vecmat(z, B34 * (1 + 1j))),
+         parts(lambda z: np.vecmat(z, B34 * (1 + 1j))), normal(2, 3), normal(2, 3), f32=False),
+    case("cov", fnp.cov, np.cov, normal(3, 5)),
+    case("cov_columns_bias_y", lambda x, y: fnp.cov(x, y, rowvar=False, bias=True),
+         lambda x, y: np.cov(x, y, rowvar=False, bias=True), normal(5, 2), normal(5)),
+    case("cov_weights", lambda x, w: fnp.cov(x, fweights=FREQUENCIES, aweights=w),
+         lambda x, w: np.cov(x, fweights=FREQUENCIES, aweights=w), normal(2, 5),
+         uniform(0.5, 2.0, 5)),
+    case("cov_aweights_ddof0", lambda x, w: fnp.cov(x, aweights=w, ddof=0),
+         lambda x, w: np.cov(x, aweights=w, ddof=0), normal(3, 4), uniform(0.5, 2.0, 4)),
+    case("cov_one_variable", lambda x: fnp.cov(x, ddof=2), lambda x: np.cov(x, ddof=2),
+         normal(6)),
+    case("corrcoef", fnp.corrcoef, np.corrcoef, normal(3, 6)),
+    case("corrcoef_two", lambda x, y: fnp.corrcoef(x, y), lambda x, y: np.corrcoef(x, y),
+         normal(6), normal(6)),
+    case("vander", fnp.vander, np.vander, normal(4)),
+    case("vander_increasing_N", lambda x: fnp.vander(x, 6, increasing=True),
+         lambda x: np.vander(x, 6, increasing=True), normal(3)),
+    case("polyval", fnp.polyval, np.polyval, normal(4), normal(2, 3)),
+    case("polyval_columns", fnp.polyval, np.polyval, normal(3, 2), normal(2)),
+    case("polyadd_polysub", lambda a, b: fnp.polyadd(a, b) * fnp.polysub(b, a),
+         lambda a, b: np.polyadd(a, b) * np.polysub(b, a), normal(4), normal(2)),
+    case("polymul", fnp.polymul, np.polymul, normal(3), normal(4)),
+    case("polyder", lambda p: fnp.polyder(p, 2), lambda p: np.polyder(p, 2), normal(5)),
+    case("polyint", lambda p, k: fnp.polyint(p, 2, k), lambda p, k: np.polyint(p, 2, k),
+         normal(3), normal(2)),
+    case("poly", fnp.poly, np.poly, normal(4)),
+    case("poly_of_matrix", lambda m: [fnp.real(fnp.poly(m)), fnp.imag(fnp.poly(m))],
+         lambda m: [np.poly(m), np.zeros(4)], normal(3, 3)),
+    case("roots", lambda r: sorted_parts(fnp.roots(fnp.poly(r))),
+         lambda r: sorted_parts(np.roots(np.poly(r)).astype(complex)), distinct_roots(3),
+         rtol=1e-4, atol=1e-4),
+    case("polyfit", lambda y: fnp.polyfit(XS.astype(y.dtype), y, 3),
+         lambda y: np.polyfit(XS.astype(y.dtype), y, 3), normal(7)),
+    case("polyfit_weights_columns", lambda x, y, w: fnp.polyfit(x, y, 2, w=w),
+         lambda x, y, w: np.polyfit(x, y, 2, w=w), distinct(6), normal(6, 2),
+         uniform(0.5, 2.0, 6)),
+    # (coefficients, residuals, singular values and the covariance, in one array)
+    case("polyfit_full_cov",
+         lambda y: fnp.concatenate([fnp.ravel(r) for r in (
+             *fnp.polyfit(XS, y, 2, full=True)[:2], fnp.polyfit(XS, y, 2, full=True)[3],
+             fnp.polyfit(XS, y, 2, cov=True)[1])]),
+         lambda y: np.concatenate([np.ravel(r) for r in (
+             *np.polyfit(XS, y, 2, full=True)[:2], np.polyfit(XS, y, 2, full=True)[3],
+             np.polyfit(XS, y, 2, cov=True)[1])]), normal(7), f32=False),
 ]

@@ -262,3 +262,59 @@ CASTS = [
     case("astype_int_is_constant", lambda x: fnp.astype(x * 3.0, np.int64) * x,
        lambda x: (x * 3.0).astype(np.int64) * x, uniform(0.1, 0.9, 2, 3), f32=False),
 ]
+
+
+# Step points (with exact zeros) for heaviside's second operand, which is picked at zeros.
+STEPS = np.array([[-1.0, 0.0, 2.0], [0.0, 3.0, -0.5]])
+# Offsets from x: 0 and 1e-9 are close (isclose), 0.5 and 1 are not.
+OFFSETS = np.array([[0.0, 1.0, 1e-9], [1.0, 0.0, 0.5]])
+
+# numpy 2's names of the same functions, and the special functions and value tests.
+ELEMENTWISE += [
+    case("acos", fnp.acos, np.acos, uniform(-0.9, 0.9, 2, 3)),
+    case("acosh", fnp.acosh, np.acosh, uniform(1.2, 3.0, 2, 3)),
+    case("asin", fnp.asin, np.asin, uniform(-0.9, 0.9, 2, 3)),
+    case("asinh", fnp.asinh, np.asinh, normal(2, 3)),
+    case("atan", fnp.atan, np.atan, normal(2, 3)),
+    case("atan2", fnp.atan2, np.atan2, normal(2, 3), away_from_zero(2, 3)),
+    case("atanh", fnp.atanh, np.atanh, uniform(-0.9, 0.9, 2, 3)),
+    case("pow", fnp.pow, np.pow, uniform(0.5, 2.0, 2, 3), uniform(-2, 2, 2, 3)),
+    case("positive", fnp.positive, np.positive, normal(2, 3)),
+    case("bitwise_invert_selects", lambda x: fnp.where(fnp.bitwise_invert(x > 0), x, 2 * x),
+         lambda x: np.where(np.bitwise_invert(x > 0), x, 2 * x), away_from_zero(2, 3)),
+    case("heaviside_at_steps", lambda h: fnp.heaviside(STEPS.astype(h.dtype), h),
+         lambda h: np.heaviside(STEPS.astype(h.dtype), h), normal(2, 3)),
+    case("heaviside_times_x", lambda x: fnp.heaviside(x, 0.5) * x,
+         lambda x: np.heaviside(x, 0.5) * x, away_from_zero(2, 3)),
+    case("i0", fnp.i0, np.i0, uniform(-12.0, 12.0, 2, 4)),
+    case("i0_near_zero", fnp.i0, np.i0, uniform(-0.5, 0.5, 2, 3)),
+    case("isclose_selects", lambda x: fnp.where(fnp.isclose(x, x + OFFSETS), x, -x),
+         lambda x: np.where(np.isclose(x, x + OFFSETS), x, -x), normal(2, 3)),
+    case("isclose_equal_nan", lambda x: fnp.where(
+        fnp.isclose(x * SPECIAL, x * SPECIAL + OFFSETS, atol=0.6, equal_nan=True), x, -x),
+         lambda x: np.where(np.isclose(x * SPECIAL, x * SPECIAL + OFFSETS, atol=0.6,
+                                       equal_nan=True), x, -x), uniform(0.5, 2.0, 2, 3)),
+    case("isposinf_isneginf_select",
+         lambda x: fnp.where(fnp.isposinf(x * SPECIAL), x, 2 * x)
+         + fnp.where(fnp.isneginf(x * SPECIAL), 3 * x, x),
+         lambda x: np.where(np.isposinf(x * SPECIAL), x, 2 * x)
+         + np.where(np.isneginf(x * SPECIAL), 3 * x, x), uniform(0.5, 2.0, 2, 3)),
+    case("isreal_iscomplex_select",
+         lambda x: fnp.where(fnp.isreal(x + 1j * MASK), x, 2 * x)
+         + fnp.where(fnp.iscomplex(x - 1j * MASK), 3 * x, x) * fnp.where(fnp.isreal(x), x, -x),
+         lambda x: np.where(np.isreal(x + 1j * MASK), x, 2 * x)
+         + np.where(np.iscomplex(x - 1j * MASK), 3 * x, x) * np.where(np.isreal(x), x, -x),
+         normal(2, 3)),
+]
+
+# inquiries on dtypes, and real_if_close of real values (complex ones need known values:
+# tests/test_numpy_rest.py)
+ELEMENTWISE += [
+    case("isrealobj_iscomplexobj_isscalar_branch",
+         lambda x: x * 2.0 if fnp.isrealobj(x) and not fnp.iscomplexobj(x)
+         and not fnp.isscalar(x) else x,
+         lambda x: x * 2.0 if np.isrealobj(x) and not np.iscomplexobj(x)
+         and not np.isscalar(x) else x, normal(2, 3)),
+    case("real_if_close_of_real", lambda x: fnp.real_if_close(x) * x,
+         lambda x: np.real_if_close(x) * x, normal(2, 3)),
+]

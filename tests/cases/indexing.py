@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 import funcgrad.numpy as fnp
-from cases.base import NDArray, at, away_from_zero, case, distinct, normal
+from cases.base import MASK, NDArray, at, away_from_zero, case, distinct, normal
 
 
 REPEATED = np.array([3, 0, 3, -1, 1])  # element 3 three times (once as -1)
@@ -175,3 +175,40 @@ def _np_at_set(x: NDArray, key: Any, v: Any) -> NDArray:
     out = np.array(x, copy=True)
     out[key] = v
     return out
+
+
+CHOICES = np.array([[0, 2, 1, 0], [1, 1, 2, 0], [2, 0, 0, 1]])
+
+INDEXING += [
+    case("diagflat", lambda x: fnp.diagflat(x, -1), lambda x: np.diagflat(x, -1), normal(2, 2)),
+    case("choose", lambda x, y: fnp.choose(CHOICES, [x, y, x[0] * 2]),
+         lambda x, y: np.choose(CHOICES, [x, y, x[0] * 2]), normal(3, 4), normal(3, 4)),
+    case("choose_wrap_clip", lambda x: fnp.choose(CHOICES + 2, [x, -x, 2 * x], mode="wrap")
+         + fnp.choose(2 * CHOICES - 1, [x, -x, 2 * x], mode="clip"),
+         lambda x: np.choose(CHOICES + 2, [x, -x, 2 * x], mode="wrap")
+         + np.choose(2 * CHOICES - 1, [x, -x, 2 * x], mode="clip"), normal(3, 4)),
+    case("choose_traced_index_wrap",
+         lambda x: fnp.choose(fnp.astype(x > 0, np.intp), [x, x * x], mode="wrap"),
+         lambda x: np.choose((x > 0).astype(np.intp), [x, x * x], mode="wrap"),
+         away_from_zero(3, 4)),
+    case("piecewise", lambda x: fnp.piecewise(x, [x < -0.5, x > 0.5], [lambda v: v * v,
+                                                                        fnp.sin, 0.25]),
+         lambda x: np.piecewise(x, [x < -0.5, x > 0.5], [lambda v: v * v, np.sin, 0.25]),
+         away_from_zero(2, 5)),
+    # (one condition, and an argument passed on to every function)
+    case("piecewise_one_condition",
+         lambda x, c: fnp.piecewise(x, x > 0, [lambda v, k: fnp.exp(v), lambda v, k: v * k], c[0]),
+         lambda x, c: np.piecewise(x, x > 0, [lambda v, k: np.exp(v), lambda v, k: v * k], c[0]),
+         away_from_zero(5), normal(1)),
+    case("nonzero_gathers", lambda x: x[fnp.nonzero(MASK)], lambda x: x[np.nonzero(MASK)],
+         normal(2, 3)),
+    case("argwhere_gathers", lambda x: x[tuple(fnp.argwhere(MASK).T)],
+         lambda x: x[tuple(np.argwhere(MASK).T)], normal(2, 3)),
+    case("flatnonzero_gathers", lambda x: fnp.ravel(x)[fnp.flatnonzero(MASK)],
+         lambda x: np.ravel(x)[np.flatnonzero(MASK)], normal(2, 3)),
+    case("compress", lambda x: fnp.compress([True, False, True], x, axis=1),
+         lambda x: np.compress([True, False, True], x, axis=1), normal(2, 3)),
+    case("compress_flat_short", lambda x: fnp.compress([False, True, True], x),
+         lambda x: np.compress([False, True, True], x), normal(2, 3)),
+    case("extract", lambda x: fnp.extract(MASK, x), lambda x: np.extract(MASK, x), normal(2, 3)),
+]

@@ -11,6 +11,7 @@ import numpy as np
 
 import funcgrad.numpy as fnp
 from cases.base import Case, Gen, NDArray, case, distinct, normal, uniform
+from cases.elementwise import between_integers
 
 
 REDUCTIONS = ["sum", "mean", "max", "min", "prod", "var", "std", "ptp"]
@@ -66,6 +67,11 @@ def np_logsumexp_with_sign(a: NDArray, axis: int, b: Any) -> list[NDArray]:
     """[log |sum(b * exp(a))|, its sign]."""
     total = np.sum(np.exp(a) * b, axis=axis)
     return [np.log(np.abs(total)), np.sign(total)]
+
+
+def parts_of(z: Any) -> tuple[Any, Any]:
+    """The real and imaginary parts of a complex result."""
+    return fnp.real(z), fnp.imag(z)
 
 
 def q_like(x: Any) -> NDArray:
@@ -189,3 +195,156 @@ OTHERS = [
 ]
 
 EXTRA_REDUCTIONS = SCANS + SORTING + QUANTILES + OTHERS
+
+
+SORTED = np.array([-1.3, -0.2, 0.4, 0.4, 1.1])  # with a repeated value
+KNOTS = np.array([-1.0, 0.0, 0.5, 2.0])
+COUNTED = np.array([0, 3, 3, 1, 6, 3])
+
+
+def between_knots(*shape: int) -> Gen:
+    """Values in [-1.5, 2.5] at least 0.05 from every knot of KNOTS (and from 0.45 and 1.25,
+    the knots of SORTED near them), where interp and searchsorted have no jumps nearby."""
+    def draw(rng: np.random.Generator) -> NDArray:
+        x = rng.uniform(-1.5, 2.5, shape)
+        near = np.min(np.abs(x[..., None] - np.concatenate([KNOTS, SORTED])), axis=-1) < 0.05
+        return np.where(near, x + 0.1, x)
+    return draw
+
+
+def rising(*shape: int) -> Gen:
+    """Increasing values along the last axis (steps in [0.3, 1])."""
+    return lambda rng: np.cumsum(rng.uniform(0.3, 1.0, shape), axis=-1) - 1.0
+
+
+def nan_rows(*shape: int) -> Gen:
+    """with_nans, and more nans: a row with a single value left."""
+    def draw(rng: np.random.Generator) -> NDArray:
+        x = with_nans(*shape)(rng)
+        x[0, 1:] = np.nan
+        return x
+    return draw
+
+
+NAN_REDUCTIONS = [
+    case("nanmax_axis", lambda x: fnp.nanmax(x, axis=1), lambda x: np.nanmax(x, axis=1),
+         with_nans(3, 4)),
+    case("nanmin_keepdims", lambda x: fnp.nanmin(x, axis=0, keepdims=True),
+         lambda x: np.nanmin(x, axis=0, keepdims=True), with_nans(3, 4)),
+    case("nanmax_flat", fnp.nanmax, np.nanmax, with_nans(2, 3)),
+    case("nanprod", lambda x: fnp.nanprod(x, axis=-1), lambda x: np.nanprod(x, axis=-1),
+         with_nans(3, 4)),
+    case("nanvar_ddof", lambda x: fnp.nanvar(x, axis=1, ddof=1),
+         lambda x: np.nanvar(x, axis=1, ddof=1), with_nans(3, 5)),
+    case("nanvar_flat_keepdims", lambda x: fnp.nanvar(x, keepdims=True),
+         lambda x: np.nanvar(x, keepdims=True), with_nans(3, 4)),
+    case("nanstd_axes", lambda x: fnp.nanstd(x, axis=(0, 2)),
+         lambda x: np.nanstd(x, axis=(0, 2)), with_nans(2, 3, 4)),
+    case("nanmedian_axis", lambda x: fnp.nanmedian(x, axis=1),
+         lambda x: np.nanmedian(x, axis=1), nan_rows(3, 5)),
+    case("nanmedian_flat", fnp.nanmedian, np.nanmedian, with_nans(3, 4)),
+    case("nanquantile_q_array", lambda x: fnp.nanquantile(x, q_like(x)[0], axis=0),
+         lambda x: np.nanquantile(x, q_like(x)[0], axis=0), with_nans(5, 4)),
+    case("nanpercentile_method", lambda x: fnp.nanpercentile(x, 40, axis=-1, method="hazen"),
+         lambda x: np.nanpercentile(x, 40, axis=-1, method="hazen"), nan_rows(3, 6)),
+    case("nanargmax_nanargmin_as_weights",
+         lambda x: fnp.nan_to_num(x) * (as_float(fnp.nanargmax(x, axis=1, keepdims=True), x)
+                                        + as_float(fnp.nanargmin(x, 0), x)),
+         lambda x: np.nan_to_num(x) * (np.nanargmax(x, axis=1, keepdims=True)
+                                       + np.nanargmin(x, 0)), with_nans(3, 4)),
+    case("nancumsum", lambda x: fnp.nancumsum(x, 1), lambda x: np.nancumsum(x, 1),
+         with_nans(3, 4)),
+    case("nancumprod_flat", fnp.nancumprod, np.nancumprod, with_nans(2, 3)),
+]
+
+MORE_REDUCTIONS = [
+    case("cumulative_sum_initial", lambda x: fnp.cumulative_sum(x, axis=1, include_initial=True),
+         lambda x: np.cumulative_sum(x, axis=1, include_initial=True), normal(2, 3)),
+    case("cumulative_prod_1d", fnp.cumulative_prod, np.cumulative_prod, uniform(0.5, 1.5, 5)),
+    case("count_nonzero_as_weights",
+         lambda x: x * as_float(fnp.count_nonzero(x > 0, axis=0, keepdims=True), x)
+         + as_float(fnp.count_nonzero(x > 0.5), x),
+         lambda x: x * np.count_nonzero(x > 0, axis=0, keepdims=True)
+         + np.count_nonzero(x > 0.5), distinct(3, 4, offset=0.125)),
+    case("allclose_array_equal_array_equiv_select",
+         lambda x: fnp.where(fnp.allclose(x, x + 1e-9), x, -x)
+         + fnp.where(fnp.array_equal(x, fnp.sort(x)), 2 * x, x)
+         + fnp.where(fnp.array_equiv(x, x[0]), 3 * x, x),
+         lambda x: np.where(np.allclose(x, x + 1e-9), x, -x)
+         + np.where(np.array_equal(x, np.sort(x)), 2 * x, x)
+         + np.where(np.array_equiv(x, x[0]), 3 * x, x), distinct(3, 4)),
+    case("isin_selects", lambda x: fnp.where(fnp.isin(fnp.round(x), [0.0, 2.0, -1.0]), x, -x)
+         + fnp.where(fnp.isin(x, x[0], invert=True), 2 * x, x),
+         lambda x: np.where(np.isin(np.round(x), [0.0, 2.0, -1.0]), x, -x)
+         + np.where(np.isin(x, x[0], invert=True), 2 * x, x), between_integers(3, 4)),
+    case("lexsort_gathers", lambda x: fnp.take_along_axis(x, fnp.lexsort((x, fnp.floor(x))), -1),
+         lambda x: np.take_along_axis(x, np.lexsort((x, np.floor(x))), -1), distinct(2, 6)),
+    case("sort_complex", lambda x, y: list(parts_of(fnp.sort_complex(x + 1j * y))),
+         lambda x, y: list(parts_of(np.sort_complex(x + 1j * y))), distinct(2, 5), normal(2, 5)),
+    case("searchsorted_as_weights",
+         lambda x: x * as_float(fnp.searchsorted(SORTED, x), x)
+         + as_float(fnp.searchsorted(SORTED, x, side="right"), x),
+         lambda x: x * np.searchsorted(SORTED, x) + np.searchsorted(SORTED, x, side="right"),
+         between_knots(2, 3)),
+    case("searchsorted_traced_sorter",
+         lambda a, v: v * as_float(fnp.searchsorted(a, v, sorter=fnp.argsort(a)), v),
+         lambda a, v: v * np.searchsorted(a, v, sorter=np.argsort(a)), distinct(6),
+         distinct(4, offset=0.125)),
+    case("digitize_as_weights",
+         lambda x: x * as_float(fnp.digitize(x, KNOTS) + fnp.digitize(x, KNOTS[::-1], True), x),
+         lambda x: x * (np.digitize(x, KNOTS) + np.digitize(x, KNOTS[::-1], True)),
+         between_knots(2, 3)),
+    case("digitize_traced_bins", lambda x, b: x * as_float(fnp.digitize(x, b), x),
+         lambda x, b: x * np.digitize(x, b), distinct(2, 3, offset=0.125), rising(4)),
+    # (numpy's interp computes in float64; funcgrad keeps float32, as JAX)
+    case("interp", lambda x, f: fnp.interp(x, KNOTS.astype(x.dtype), f),
+         lambda x, f: np.interp(x, KNOTS, f).astype(x.dtype), between_knots(2, 5), normal(4)),
+    case("interp_left_right", lambda x, f, e: fnp.interp(x, KNOTS.astype(x.dtype), f, e[0], e[1]),
+         lambda x, f, e: np.interp(x, KNOTS, f, e[0], e[1]).astype(x.dtype), between_knots(6),
+         normal(4), normal(2)),
+    case("interp_traced_knots", lambda x, k: fnp.interp(x, k, KNOTS.astype(x.dtype)),
+         lambda x, k: np.interp(x, k, KNOTS).astype(x.dtype), uniform(-0.7, 1.5, 5), rising(4)),
+    case("interp_period", lambda x, f: fnp.interp(x, KNOTS.astype(x.dtype), f, period=2.5),
+         lambda x, f: np.interp(x, KNOTS, f, period=2.5).astype(x.dtype), between_knots(5),
+         normal(4)),
+    case("trapezoid", fnp.trapezoid, np.trapezoid, normal(3, 4)),
+    case("trapezoid_x_axis", lambda y, x: fnp.trapezoid(y, x, axis=0),
+         lambda y, x: np.trapezoid(y, x, axis=0), normal(4, 3), rising(4)),
+    case("trapezoid_dx", lambda y, d: fnp.trapezoid(y, dx=d), lambda y, d: np.trapezoid(y, dx=d),
+         normal(2, 5), normal()),
+    case("unwrap", lambda x: fnp.unwrap(x * 3), lambda x: np.unwrap(x * 3), normal(2, 6)),
+    case("unwrap_axis_period", lambda x: fnp.unwrap(x * 3, 2.0, axis=0, period=4.0),
+         lambda x: np.unwrap(x * 3, 2.0, axis=0, period=4.0), normal(5, 2)),
+    case("histogram_weights", lambda x, w: fnp.concatenate(fnp.histogram(x, 4, weights=w)),
+         lambda x, w: np.concatenate(np.histogram(x, 4, weights=w)), distinct(3, 4),
+         normal(3, 4)),
+    case("histogram_edges_density",
+         lambda x, w: fnp.histogram(x, KNOTS.astype(x.dtype), density=True, weights=w)[0],
+         lambda x, w: np.histogram(x, KNOTS.astype(x.dtype), density=True, weights=w)[0],
+         between_knots(8), positive(8)),
+    case("histogram_counts_as_weights",
+         lambda x: x[:4] * as_float(fnp.histogram(x, 4, range=(-1.0, 1.0))[0], x),
+         lambda x: x[:4] * np.histogram(x, 4, range=(-1.0, 1.0))[0], between_knots(9)),
+    case("histogram_bin_edges", lambda x: fnp.histogram_bin_edges(x, 5),
+         lambda x: np.histogram_bin_edges(x, 5), normal(3, 4)),
+    case("bincount_weights", lambda w: fnp.bincount(COUNTED, w, minlength=8),
+         lambda w: np.bincount(COUNTED, w, minlength=8), normal(6), f32=False),
+]
+
+EXTRA_REDUCTIONS += NAN_REDUCTIONS + MORE_REDUCTIONS
+
+# unique of constants inside differentiable expressions (of traced values it needs known
+# values: tests/test_numpy_rest.py)
+UNIQUE_CASES = [
+    case("unique_gathers", lambda x: x[fnp.unique(COUNTED)], lambda x: x[np.unique(COUNTED)],
+         normal(7)),
+    case("unique_values", lambda x: x[fnp.unique_values(COUNTED)],
+         lambda x: x[np.unique(COUNTED)], normal(7)),
+    case("unique_counts", lambda x: x[:4] * as_float(fnp.unique_counts(COUNTED).counts, x),
+         lambda x: x[:4] * np.unique_counts(COUNTED).counts, normal(7)),
+    case("unique_inverse", lambda x: x[fnp.unique_inverse(COUNTED).inverse_indices],
+         lambda x: x[np.unique_inverse(COUNTED).inverse_indices], normal(7)),
+    case("unique_all", lambda x: x[:4] * as_float(fnp.unique_all(COUNTED).indices, x),
+         lambda x: x[:4] * np.unique_all(COUNTED).indices, normal(7)),
+]
+EXTRA_REDUCTIONS += UNIQUE_CASES

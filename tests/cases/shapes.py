@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
 import funcgrad.numpy as fnp
-from cases.base import case, normal
+from funcgrad import Tracer
+from cases.base import Gen, case, normal, uniform
 
 
 SHAPES = [
@@ -156,4 +159,107 @@ SHAPES = [
     case("full_row", lambda c: fnp.full((2, 3), c), lambda c: np.full((2, 3), c), normal(3)),
     case("full_like", lambda x, c: fnp.full_like(x, c, shape=(3, 2)),
          lambda x, c: np.full_like(x, c, shape=(3, 2)), normal(2), normal()),
+]
+
+
+def rising(*shape: int) -> Gen:
+    """Increasing values along the last axis (steps in [0.3, 1]): coordinates."""
+    return lambda rng: np.cumsum(rng.uniform(0.3, 1.0, shape), axis=-1)
+
+
+def row_sums(v: Any) -> Any:
+    """A function of one row for apply_along_axis: (sum of squares, last * first)."""
+    return fnp.stack([fnp.sum(v * v), v[-1] * v[0]]) if isinstance(v, Tracer) else (
+        np.stack([np.sum(v * v), v[-1] * v[0]]))
+
+
+SHAPES += [
+    case("permute_dims", lambda x: fnp.permute_dims(x, (2, 0, 1)),
+         lambda x: np.permute_dims(x, (2, 0, 1)), normal(2, 3, 4)),
+    case("matrix_transpose", fnp.matrix_transpose, np.matrix_transpose, normal(2, 3, 4)),
+    case("concat", lambda x, y: fnp.concat([x, y], axis=-1),
+         lambda x, y: np.concat([x, y], axis=-1), normal(2, 3), normal(2, 1)),
+    case("unstack", lambda x: list(fnp.unstack(x, axis=1)),
+         lambda x: list(np.unstack(x, axis=1)), normal(2, 3)),
+    case("rollaxis", lambda x: fnp.rollaxis(x, 2), lambda x: np.rollaxis(x, 2), normal(2, 3, 4)),
+    case("rollaxis_start", lambda x: fnp.rollaxis(x, 0, 3), lambda x: np.rollaxis(x, 0, 3),
+         normal(2, 3, 4)),
+    case("broadcast_arrays", lambda x, y: list(fnp.broadcast_arrays(x, y)),
+         lambda x, y: list(np.broadcast_arrays(x, y)), normal(3, 1), normal(4)),
+    case("insert_scalar", lambda x: fnp.insert(x, 1, 5.0), lambda x: np.insert(x, 1, 5.0),
+         normal(2, 3)),
+    case("insert_traced_values_axis", lambda x, v: fnp.insert(x, [0, 2, 2], v, axis=1),
+         lambda x, v: np.insert(x, [0, 2, 2], v, axis=1), normal(2, 3), normal(2, 3)),
+    case("insert_block", lambda x, v: fnp.insert(x, -1, v, axis=0),
+         lambda x, v: np.insert(x, -1, v, axis=0), normal(3, 2), normal(2)),
+    case("delete", lambda x: fnp.delete(x, [0, 2], axis=1), lambda x: np.delete(x, [0, 2], axis=1),
+         normal(2, 4)),
+    case("delete_flat_slice", lambda x: fnp.delete(x, slice(1, None, 2)),
+         lambda x: np.delete(x, slice(1, None, 2)), normal(2, 3)),
+    case("resize", lambda x: fnp.resize(x, (3, 5)), lambda x: np.resize(x, (3, 5)), normal(2, 3)),
+    case("ediff1d", lambda x, e: fnp.ediff1d(x, to_end=e, to_begin=-1.0),
+         lambda x, e: np.ediff1d(x, to_end=e, to_begin=-1.0), normal(2, 3), normal(2)),
+    case("block", lambda a, b, c: fnp.block([[a, b], [c, 1.0 + c[:, :1]]]),
+         lambda a, b, c: np.block([[a, b], [c, 1.0 + c[:, :1]]]), normal(2, 2), normal(2, 1),
+         normal(1, 2)),
+    case("block_1d", lambda a, b: fnp.block([a, b, a]), lambda a, b: np.block([a, b, a]),
+         normal(2), normal(3)),
+    case("gradient", lambda f: list(fnp.gradient(f)), lambda f: list(np.gradient(f)),
+         normal(3, 4)),
+    case("gradient_edge_order_2_spacing", lambda f: fnp.gradient(f, 0.5, axis=-1, edge_order=2),
+         lambda f: np.gradient(f, 0.5, axis=-1, edge_order=2), normal(2, 5)),
+    case("gradient_traced_coordinates", lambda f, x: fnp.gradient(f, x, axis=0),
+         lambda f, x: np.gradient(f, x, axis=0), normal(4, 2), rising(4)),
+    case("gradient_coordinates_edge_order_2",
+         lambda f, x: list(fnp.gradient(f, x, 2.0, edge_order=2)),
+         lambda f, x: list(np.gradient(f, x, 2.0, edge_order=2)), normal(5, 3), rising(5)),
+    case("apply_along_axis", lambda x: fnp.apply_along_axis(row_sums, 1, x),
+         lambda x: np.apply_along_axis(row_sums, 1, x), normal(2, 3, 4)),
+    case("apply_along_axis_scalar", lambda x: fnp.apply_along_axis(fnp.sum, 0, x * x),
+         lambda x: np.apply_along_axis(np.sum, 0, x * x), normal(3, 2)),
+    case("apply_over_axes", lambda x: fnp.apply_over_axes(fnp.sum, x, [0, 2]),
+         lambda x: np.apply_over_axes(np.sum, x, [0, 2]), normal(2, 3, 4)),
+    # creation
+    case("copy", fnp.copy, np.copy, normal(2, 3)),
+    case("copy_method", lambda x: cast(Any, x).copy() * 2, lambda x: x.copy() * 2, normal(3)),
+    case("asanyarray_ascontiguousarray_asfortranarray",
+         lambda x: fnp.asanyarray(x) + fnp.ascontiguousarray(x) * fnp.asfortranarray(x),
+         lambda x: np.asanyarray(x) + np.ascontiguousarray(x) * np.asfortranarray(x),
+         normal(2, 3)),
+    case("logspace", lambda a, b: fnp.logspace(a, b, 4), lambda a, b: np.logspace(a, b, 4),
+         normal(), normal()),
+    case("logspace_base_axis", lambda a, b: fnp.logspace(a, b, 3, base=2.0, axis=1),
+         lambda a, b: np.logspace(a, b, 3, base=2.0, axis=1), normal(2), normal(2)),
+    case("logspace_traced_base", lambda a, base: fnp.logspace(a, 1.0, 3, base=base),
+         lambda a, base: np.logspace(a, 1.0, 3, base=base), normal(), uniform(1.5, 3.0)),
+    case("geomspace", lambda a, b: fnp.geomspace(a, b, 5), lambda a, b: np.geomspace(a, b, 5),
+         uniform(0.5, 2.0), uniform(3.0, 5.0)),
+    case("geomspace_negative_arrays",
+         lambda a, b: fnp.geomspace(-a, -b, 3, endpoint=False, axis=-1),
+         lambda a, b: np.geomspace(-a, -b, 3, endpoint=False, axis=-1), uniform(0.5, 2.0, 2),
+         uniform(3.0, 5.0, 2)),
+    case("kaiser", lambda b: fnp.kaiser(7, b), lambda b: np.kaiser(7, b), uniform(1.0, 6.0)),
+]
+
+# Functions of shapes and constants inside differentiable expressions (trim_zeros of traced
+# values needs known values: tests/test_numpy_rest.py).
+PADDED = np.array([0.0, 0.0, 1.5, 0.0, -2.0, 0.0])
+
+SHAPES += [
+    case("broadcast_shapes",
+         lambda x: fnp.broadcast_to(x, fnp.broadcast_shapes(x.shape, (2, 1, 1))),
+         lambda x: np.broadcast_to(x, np.broadcast_shapes(x.shape, (2, 1, 1))), normal(3, 1)),
+    case("trim_zeros_of_constant", lambda x: x * fnp.trim_zeros(PADDED).astype(x.dtype),
+         lambda x: x * np.trim_zeros(PADDED).astype(x.dtype), normal(3)),
+    case("indices_gathers", lambda x: x[tuple(fnp.indices((2, 2)))],
+         lambda x: x[tuple(np.indices((2, 2)))], normal(3, 3)),
+    case("fromfunction", lambda x: fnp.fromfunction(lambda i, j: x[i, j] * x[j % 2, i],
+                                                    (2, 3), dtype=int),
+         lambda x: np.fromfunction(lambda i, j: x[i, j] * x[j % 2, i], (2, 3), dtype=int),
+         normal(2, 3)),
+    case("hamming_hanning_blackman_bartlett",
+         lambda x: x * (fnp.hamming(4) + fnp.hanning(4) * fnp.blackman(4)
+                        - fnp.bartlett(4)).astype(x.dtype),
+         lambda x: x * (np.hamming(4) + np.hanning(4) * np.blackman(4)
+                        - np.bartlett(4)).astype(x.dtype), normal(4)),
 ]
