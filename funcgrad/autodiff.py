@@ -27,9 +27,9 @@ from funcgrad import numpy as fnp
 from funcgrad import tree
 from funcgrad.batching import vmap
 from funcgrad.config import checking_nans
-from funcgrad.core import (Backward, Primitive, ShapedArray, Trace, Tracer, aval_of, bind,
-                           check_finite, differentiable, new_trace, short_dtype, unaliased,
-                           user_location)
+from funcgrad.core import (Backward, Primitive, ShapedArray, Trace, Tracer, VJPCall, aval_of,
+                           bind, check_finite, differentiable, new_trace, short_dtype,
+                           unaliased, user_location)
 from funcgrad.graph import Graph, Literal, Var, trace_avals
 
 P = ParamSpec("P")
@@ -121,24 +121,20 @@ class VJPTrace(Trace):
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Any:
         # The hottest loop of grad: written out plainly rather than with comprehensions.
+        vjp_call = prim.vjp_call
+        if vjp_call is not None:
+            return self._process_call(prim, vjp_call, args, params)
         primals = []
         parents = []
         nested = False
-        vjp_call = prim.vjp_call
         for i, a in enumerate(args):
             if type(a) is VJPTracer and a._trace is self:
                 primals.append(a.primal)
-                if vjp_call is not None or prim.vjp_rule(i) is not None:
+                if prim.vjp_rule(i) is not None:
                     parents.append((i, a))
             else:
                 primals.append(a)
             nested = nested or isinstance(primals[-1], Tracer)
-        if parents and vjp_call is not None:
-            diff = [False] * len(args)
-            for i, _ in parents:
-                diff[i] = True
-            outs, backward = vjp_call(diff, primals, params)
-            return self._record(prim, params, tuple(primals), outs, tuple(parents), backward)
         out: Any
         if nested:
             out = bind(prim, *primals, **params)
@@ -160,6 +156,20 @@ class VJPTrace(Trace):
         tracer = VJPTracer(self, out, prim, params, tuple(primals), tuple(parents))
         self.tape.append(tracer)
         return tracer
+
+    def _process_call(self, prim: Primitive, vjp_call: VJPCall, args: Sequence[Any],
+                      params: dict[str, Any]) -> Any:
+        """process for a primitive that carries graphs: its vjp_call differentiates it."""
+        primals = [a.primal if type(a) is VJPTracer and a._trace is self else a for a in args]
+        parents = tuple((i, a) for i, a in enumerate(args)
+                        if type(a) is VJPTracer and a._trace is self)
+        if not parents:
+            return bind(prim, *primals, **params)
+        diff = [False] * len(args)
+        for i, _ in parents:
+            diff[i] = True
+        outs, backward = vjp_call(diff, primals, params)
+        return self._record(prim, params, tuple(primals), outs, parents, backward)
 
     def _record(self, prim: Primitive, params: dict[str, Any], args: tuple[Any, ...],
                 outs: Sequence[Any], parents: tuple[tuple[int, VJPTracer], ...],
@@ -184,6 +194,7 @@ class VJPTrace(Trace):
         tape = self.tape if keep_tape else self.tape[:]
         if not keep_tape:
             self.tape = []
+        nans = checking_nans()
         try:
             for i in range(len(tape) - 1, -1, -1):
                 node = tape[i]
@@ -203,7 +214,8 @@ class VJPTrace(Trace):
                         if c is None:
                             continue
                         dtype = c.dtype
-                        if (checking_nans() or c.shape != parent.shape or dtype != parent.dtype
+                        primal = parent.primal
+                        if (nans or c.shape != primal.shape or dtype != primal.dtype
                                 or dtype.kind == "c"):
                             _send(prim, node, argnum, parent, c)  # checks it, and says why not
                         else:  # the common case, inline: this runs for every operation

@@ -34,7 +34,7 @@ from funcgrad.autodiff import substitute, vjp_graph
 from funcgrad.batching import batch_graph
 from funcgrad.config import checking_nans
 from funcgrad.core import (Backward, ConcretizationError, Primitive, Tracer, aval_of,
-                           unaliased)
+                           memory_owners, unaliased)
 from funcgrad.graph import Atom, Eqn, Graph, Literal, Var, hoist_traced_consts, trace_avals
 from funcgrad.primitives.elementwise import IDENTITIES
 
@@ -316,6 +316,7 @@ where the call runs on arrays) lists the operands whose memory the results may t
 # ---------------------------------------------------------------------------- jit
 
 _PYTHON_SCALARS = (bool, int, float, complex)
+_NO_KEYWORDS: dict[str, Any] = {}
 
 
 class Jitted(Generic[P, R]):
@@ -346,16 +347,20 @@ class Jitted(Generic[P, R]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         graph, closed_over, dyn_leaves, donated = self._lookup(args, kwargs)
-        if donated and not any(isinstance(x, Tracer) for x in dyn_leaves):
-            outs = call_p.bind_multi(*dyn_leaves, body=graph, name=self._name(),
-                                     donated=donated)
-            kept = [x for j, x in enumerate(dyn_leaves) if j not in donated]
-        else:
-            outs = call_p.bind_multi(*closed_over, *dyn_leaves, body=graph, name=self._name())
-            kept = dyn_leaves
+        if closed_over or any(isinstance(x, Tracer) for x in dyn_leaves):
+            # under a transformation: the call is an equation it handles by its rules
+            traced = call_p.bind_multi(*closed_over, *dyn_leaves, body=graph, name=self._name())
+            equation: R = tree.unflatten(graph.out_tree, traced)
+            return equation
+        # On arrays: what the call's implementation does, without binding it.
+        outs = compiled(graph, donated)(*dyn_leaves)
+        kept = [x for j, x in enumerate(dyn_leaves) if j not in donated] if donated else dyn_leaves
         # Results may take a donated argument's memory (that is what donating is for), but
-        # never another argument's or a constant's.
-        result: R = tree.unflatten(graph.out_tree, unaliased(outs, [*kept, *graph.consts]))
+        # never another argument's or a constant's (whose owners are found once per graph).
+        const_owners: set[int] | None = graph.derived.get("const owners")
+        if const_owners is None:
+            const_owners = graph.derived["const owners"] = memory_owners(graph.consts)
+        result: R = tree.unflatten(graph.out_tree, unaliased(outs, kept, const_owners))
         return result
 
     def lower(self, *args: P.args, **kwargs: P.kwargs) -> Graph[Any]:
@@ -369,7 +374,8 @@ class Jitted(Generic[P, R]):
         nargs = len(args)
         static_pos = sorted({i % nargs for i in self.static_argnums if -nargs <= i < nargs})
         dynamic = [a for i, a in enumerate(args) if i not in static_pos] if static_pos else args
-        static_kw = {k: v for k, v in kwargs.items() if k in self.static_argnames}
+        static_kw = {k: v for k, v in kwargs.items() if k in self.static_argnames} \
+            if kwargs and self.static_argnames else _NO_KEYWORDS
         dynamic_kw = {k: v for k, v in kwargs.items() if k not in static_kw} if static_kw \
             else kwargs
         if not static_pos and not kwargs and all(type(a) is np.ndarray for a in args):
@@ -391,7 +397,7 @@ class Jitted(Generic[P, R]):
             else:
                 signature.append(tuple(aval_of(x)))
         key = (in_tree, tuple(static_pos), tuple(args[i] for i in static_pos),
-               tuple(sorted(static_kw.items())), tuple(signature))
+               tuple(sorted(static_kw.items())) if static_kw else (), tuple(signature))
         try:
             entry = self._cache.get(key)
         except TypeError as err:

@@ -26,13 +26,13 @@ def _unbroadcast_rule(g: Any, out: Any, x: Any, *, shape: tuple[int, ...]) -> An
 
 
 reshape_p = Primitive(
-    "reshape", lambda x, *, shape: np.reshape(x, shape),
+    "reshape", lambda x, *, shape: x.reshape(shape),
     lambda x, *, shape: ShapedArray(shape, np.dtype(x.dtype)),
     (lambda g, out, x, *, shape: fnp.reshape(g, x.shape),),
     lambda prim, size, args, batched, *, shape: bind(prim, args[0], shape=(size, *shape)),
     complex_rules=True)
 transpose_p = Primitive(
-    "transpose", lambda x, *, perm: np.transpose(x, perm),
+    "transpose", lambda x, *, perm: x.transpose(perm),
     lambda x, *, perm: ShapedArray(tuple(x.shape[p] for p in perm), np.dtype(x.dtype)),
     (lambda g, out, x, *, perm: fnp.transpose(g, tuple(np.argsort(perm))),),
     lambda prim, size, args, batched, *, perm: bind(prim, args[0],
