@@ -215,22 +215,29 @@ def _scan_vjp(diff: Sequence[bool], args: Sequence[Any], params: dict[str, Any]
     floats = [differentiable(a.dtype) for a in body.in_avals]
     fwd, bwd = split(body, floats)
     n_out = len(body.outvars)
+    res_avals = fwd.out_avals[n_out:]
+    fwd, kept, read = _stacked_residuals(fwd, n_out, n_consts, n_carry)
     outs = scan_p.bind_multi(*args, body=fwd, n_consts=n_consts, n_carry=n_carry,
                              length=length, reverse=reverse)
-    residuals = outs[n_out:]
-    res_avals = fwd.out_avals[n_out:]
+    stacked = outs[n_out:]
+    const_res = [args[j] for j in read if j < n_consts]
+    xs_res = [args[j] for j in read if j >= n_consts]
     diff_in = [i for i, f in enumerate(floats) if f]
     consts_d = [i for i in diff_in if i < n_consts]
     carry_d = [i for i in diff_in if n_consts <= i < n_consts + n_carry]
     out_avals = body.out_avals
 
     def step(*xs: Any) -> list[Any]:
-        ct_carry, acc = xs[:len(carry_d)], xs[len(carry_d):len(carry_d) + len(consts_d)]
-        res, ct_y = xs[len(carry_d) + len(consts_d):][:len(res_avals)], xs[-(n_out - n_carry):]
+        sizes = [len(const_res), len(carry_d), len(consts_d), len(stacked), len(xs_res)]
+        c_res, ct_carry, acc, s_res, x_res, ct_y = _cut(xs, sizes)
+        # the residuals in the backward graph's order, each from where it is kept
+        from_steps, from_consts, from_xs = iter(s_res), iter(c_res), iter(x_res)
+        sources = iter(read)
+        res = [next(from_steps) if k else
+               next(from_consts) if next(sources) < n_consts else next(from_xs) for k in kept]
         ct_out = substitute(_zeros(out_avals[:n_carry]), [i - n_consts for i in carry_d],
                             ct_carry)
-        in_cts = call_p.bind_multi(*res, *ct_out, *(ct_y if n_out > n_carry else ()),
-                                   body=bwd, name="scan_vjp")
+        in_cts = bwd.evaluate([*res, *ct_out, *ct_y])  # inline: one flat step graph
         by_input = dict(zip(diff_in, in_cts))
         return [*(by_input[i] for i in carry_d),
                 *(a + by_input[i] for a, i in zip(acc, consts_d)),
@@ -244,10 +251,14 @@ def _scan_vjp(diff: Sequence[bool], args: Sequence[Any], params: dict[str, Any]
         carry_avals = [body.in_avals[i] for i in carry_d]
         const_avals = [body.in_avals[i] for i in consts_d]
         y_avals = out_avals[n_carry:]
-        step_graph = trace_avals(step, [*carry_avals, *const_avals, *res_avals, *y_avals])
+        step_avals = [*(aval_of(c) for c in const_res), *carry_avals, *const_avals,
+                      *(a for a, k in zip(res_avals, kept) if k),
+                      *(body.in_avals[j] for j in read if j >= n_consts), *y_avals]
+        step_graph = trace_avals(step, step_avals)
         ct_carry = [full[i - n_consts] for i in carry_d]
-        outs = scan_p.bind_multi(*ct_carry, *_zeros(const_avals), *residuals, *full[n_carry:],
-                                 body=step_graph, n_consts=0,
+        outs = scan_p.bind_multi(*const_res, *ct_carry, *_zeros(const_avals), *stacked,
+                                 *xs_res, *full[n_carry:], body=step_graph,
+                                 n_consts=len(const_res),
                                  n_carry=len(carry_d) + len(consts_d), length=length,
                                  reverse=not reverse)
         n_c = len(carry_d)
@@ -258,6 +269,41 @@ def _scan_vjp(diff: Sequence[bool], args: Sequence[Any], params: dict[str, Any]
         return [found.get(i) if d else None for i, d in enumerate(diff)]
 
     return outs[:n_out], backward
+
+
+def _stacked_residuals(fwd: Graph[Any], n_out: int, n_consts: int, n_carry: int
+                       ) -> tuple[Graph[Any], list[bool], list[int]]:
+    """The forward graph returning only the residuals that differ from step to step.
+
+    A residual that is one of the scan's constants (a weight matrix) or the step's slice of
+    its xs is read from the scan's own operands in the backward pass, not stacked: stacking
+    a constant would keep `length` copies of it. Returns the pruned graph, for each residual
+    whether it is stacked, and the operand positions of the others, in order.
+    """
+    key = ("scan residuals", n_out, n_consts, n_carry)
+    found: tuple[Graph[Any], list[bool], list[int]] | None = fwd.derived.get(key)
+    if found is None:
+        position = {v: j for j, v in enumerate(fwd.invars)}
+        kept, read, outvars = [], [], list(fwd.outvars[:n_out])
+        for v in fwd.outvars[n_out:]:
+            j = position.get(v) if isinstance(v, Var) else None
+            if j is not None and not n_consts <= j < n_consts + n_carry:
+                kept.append(False)
+                read.append(j)
+            else:
+                kept.append(True)
+                outvars.append(v)
+        found = fwd.derived[key] = (fwd.replace(outvars=outvars), kept, read)
+    return found
+
+
+def _cut(xs: Sequence[Any], sizes: Sequence[int]) -> list[Sequence[Any]]:
+    """xs cut into consecutive pieces of the given sizes, and the rest."""
+    pieces, start = [], 0
+    for n in sizes:
+        pieces.append(xs[start:start + n])
+        start += n
+    return [*pieces, xs[start:]]
 
 
 def _scan_batch(prim: Primitive, size: int, args: Sequence[Any], flags: Sequence[bool], *,

@@ -705,6 +705,17 @@ def test_grad_of_scan_is_a_reverse_scan() -> None:
         True, False]
 
 
+def test_grad_of_scan_reads_constants_and_xs_instead_of_stacking_them() -> None:
+    # The residuals that are the scan's own operands (the weight, each step's x) are read
+    # in the backward pass; only what changes from step to step is stacked per step.
+    graph = make_graph(grad(with_scan, argnums=(0, 1, 2)))(H0, XS, W3)
+    forward = next(e for e in graph.eqns if e.prim.name == "scan")
+    assert (5, *W3.shape) not in [v.aval.shape for v in forward.outvars]
+    body, n_consts, n_carry = (forward.params[k] for k in ("body", "n_consts", "n_carry"))
+    operands = body.invars[:n_consts] + body.invars[n_consts + n_carry:]
+    assert operands and not any(v in operands for v in body.outvars)
+
+
 @pytest.mark.parametrize("reverse", [False, True])
 def test_scan_reverse_matches_a_loop_in_either_direction(reverse: bool) -> None:
     xs = np.array([1.0, 2.0, 3.0])
