@@ -6,11 +6,12 @@ alike and ratios taken from one run stay meaningful. `LoadMeter` measures the CP
 other processes used meanwhile (all CPU time in /proc/stat minus this process's own), in
 cores: on a 2-core machine one busy neighbour slows multi-threaded BLAS by 2-10x, so a
 round above 0.3 foreign cores is marked, and `wait_for_quiet` waits for a quiet machine
-before timing starts. Each round times one block of
-calls per function; a block is sized to last at least `min_time` seconds. Objects alive
-before timing (imported libraries, inputs) are moved out of the garbage collector's view
-(gc.freeze), so a collection costs each contender only for its own garbage rather than
-for walking the heap of whatever large libraries happen to be imported.
+before timing starts; `QuietRounds` picks the rounds whose results may be reported, and
+says when none was quiet. Each round times one block of calls per function; a block is
+sized to last at least `min_time` seconds. Objects alive before timing (imported
+libraries, inputs) are moved out of the garbage collector's view (gc.freeze), so a
+collection costs each contender only for its own garbage rather than for walking the
+heap of whatever large libraries happen to be imported.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import resource
 import statistics
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 
-__all__ = ["QUIET", "LoadMeter", "best_rate", "calls_per_block", "compare_rates", "format_rate",
-           "format_table", "median_rate", "time_block", "wait_for_quiet"]
+__all__ = ["LOAD_HEADERS", "QUIET", "LoadMeter", "QuietRounds", "best_rate", "busy_rounds",
+           "calls_per_block", "compare_rates", "format_rate", "format_table", "load_cells",
+           "median_rate", "time_block", "wait_for_quiet", "wait_report"]
 
 QUIET = 0.3
 """Foreign load (cores) above which a timing is marked as taken on a busy machine."""
@@ -78,6 +81,12 @@ def wait_for_quiet(max_wait: float = 120.0, window: float = 1.0) -> float:
         load = meter.stop()
         if load < QUIET or time.perf_counter() > deadline:
             return load
+
+
+def wait_report(load: float) -> str:
+    """The line to print about the load wait_for_quiet returned."""
+    gave_up = " (still busy: gave up waiting for a quiet machine)" if load >= QUIET else ""
+    return f"foreign load before timing: {load:.2f} cores{gave_up}"
 
 
 def time_block(fn: Callable[[], object], n: int) -> float:
@@ -149,3 +158,63 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+LOAD_HEADERS = ("foreign cores (median)", "busy rounds")
+"""Column headers for `load_cells`."""
+
+
+def busy_rounds(loads: Sequence[float]) -> int:
+    """How many blocks ran while other processes used more than QUIET cores."""
+    return sum(load > QUIET for load in loads)
+
+
+def load_cells(loads: Sequence[float]) -> list[str]:
+    """One contender's foreign load for a table row, under LOAD_HEADERS."""
+    return [f"{statistics.median(loads):.2f}", f"{busy_rounds(loads)}/{len(loads)}"]
+
+
+@dataclass(frozen=True)
+class QuietRounds:
+    """The rounds of one compare_rates run that its results are taken from.
+
+    Those are the rounds in which every contender's block was quiet: a ratio of blocks
+    from a round where only one side was slowed down by a neighbour says nothing about
+    the code. If no round was quiet, every round is used and `under_load` is set; such
+    a result may be shown, but it cannot establish that a target is met.
+    """
+
+    indices: tuple[int, ...]
+    total: int
+    under_load: bool
+
+    @classmethod
+    def of(cls, loads: Mapping[str, Sequence[float]]) -> QuietRounds:
+        """From the loads that compare_rates recorded."""
+        per_name = list(loads.values())
+        total = min((len(blocks) for blocks in per_name), default=0)
+        quiet = tuple(r for r in range(total) if all(b[r] <= QUIET for b in per_name))
+        return cls(quiet or tuple(range(total)), total, not quiet)
+
+    def pick(self, values: Sequence[float]) -> list[float]:
+        """The entries of a per-round list (rates, loads) that belong to these rounds."""
+        return [values[r] for r in self.indices]
+
+    def met(self, met: bool) -> bool | None:
+        """Whether a target is met, or None when the machine was too busy to tell."""
+        return None if self.under_load else met
+
+    def verdict(self, met: bool) -> str:
+        """A target's verdict for a report."""
+        if self.under_load:
+            return "not established (machine busy)"
+        return "met" if met else "NOT MET"
+
+    def describe(self) -> str:
+        """Which rounds the results come from, as a line under their table."""
+        if self.under_load:
+            return (f"UNDER LOAD: no round was quiet (each of the {self.total} had a block "
+                    f"above {QUIET} foreign cores); results taken from all rounds, so no "
+                    f"target can be established")
+        return (f"results from the {len(self.indices)}/{self.total} rounds in which every "
+                f"block ran at <= {QUIET} foreign cores")

@@ -1,11 +1,17 @@
 """Time one convolution training step (forward, then input and kernel gradients), float32.
 
-    python3 benchmarks/conv.py [--repeats 30] [--warmup 5]
+    python3 benchmarks/conv.py [--rounds 30] [--warmup 5]
 
 Shapes: (a) MNIST's first layer, x (128,1,28,28) with k (32,1,3,3); (b) a second layer,
 x (128,32,13,13) with k (64,32,3,3). Prints the median (and fastest) milliseconds per
 step for funcgrad's kernels and, when installed, for PyTorch and JAX on the same data,
 with the ratio funcgrad / other (below 1 means funcgrad is faster).
+
+The contenders take turns in interleaved rounds (benchmarks/_timing.py), each round
+timing a block of steps lasting at least 0.05 s per contender, after waiting for a quiet
+machine. The CPU that other processes use during each block is shown; a block above 0.3
+foreign cores is busy, and the numbers come only from rounds in which every block was
+quiet, or, if there is none, from all rounds with a note that they were taken under load.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ import argparse
 import importlib
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,12 +31,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from funcgrad.nn import kernels  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import (LOAD_HEADERS, QuietRounds, compare_rates,  # noqa: E402
+                     load_cells, wait_for_quiet, wait_report)
+
 F32 = NDArray[np.float32]
 
 SHAPES: dict[str, tuple[tuple[int, int, int, int], tuple[int, int, int, int]]] = {
     "a": ((128, 1, 28, 28), (32, 1, 3, 3)),
     "b": ((128, 32, 13, 13), (64, 32, 3, 3)),
 }
+
+BLOCK_SECONDS = 0.05
+"""Each round times a block of steps this long per contender: a single step is too short
+for the foreign load measured around it to mean anything."""
 
 
 def conv_step(x: F32, k: F32, g: F32) -> tuple[Any, Any, Any]:
@@ -40,18 +53,6 @@ def conv_step(x: F32, k: F32, g: F32) -> tuple[Any, Any, Any]:
     gx = kernels.conv2d_input_grad(g, k, (x.shape[2], x.shape[3]))
     gk = kernels.conv2d_kernel_grad(x, g, (k.shape[2], k.shape[3]))
     return y, gx, gk
-
-
-def timeit(step: Callable[[], object], repeats: int, warmup: int) -> tuple[float, float]:
-    """(median, min) wall time of step() in milliseconds, after warmup untimed calls."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times), min(times)
 
 
 def torch_step(x: F32, k: F32, g: F32) -> Callable[[], object] | str:
@@ -99,10 +100,14 @@ def jax_step(x: F32, k: F32, g: F32) -> Callable[[], object] | str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=5)
+    # --repeats is the name this option had when every step was timed on its own
+    parser.add_argument("--rounds", "--repeats", type=int, default=30,
+                        help="interleaved rounds, each timing a block of steps per contender")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps per contender")
     args = parser.parse_args()
 
+    load = wait_for_quiet()
+    print(wait_report(load))
     rng = np.random.default_rng(0)
     for name, (x_shape, k_shape) in SHAPES.items():
         x = rng.standard_normal(x_shape, dtype=np.float32)
@@ -110,17 +115,38 @@ def main() -> None:
         n, _, h, w = x_shape
         g = rng.standard_normal((n, k_shape[0], h - k_shape[2] + 1, w - k_shape[3] + 1),
                                 dtype=np.float32)
-        ours, ours_min = timeit(lambda: conv_step(x, k, g), args.repeats, args.warmup)
-        print(f"({name}) x {x_shape}, k {k_shape}")
-        print(f"    funcgrad  {ours:7.2f} ms  (fastest {ours_min:.2f})")
+        steps: dict[str, Callable[[], object]] = {"funcgrad": lambda: conv_step(x, k, g)}
+        missing: dict[str, str] = {}
         for other, make in (("torch", torch_step), ("jax", jax_step)):
             step = make(x, k, g)
             if isinstance(step, str):
-                print(f"    {other:8}  {step}")
+                missing[other] = step
+            else:
+                steps[other] = step
+        loads: dict[str, list[float]] = {}
+        rates = compare_rates(steps, min_time=BLOCK_SECONDS, rounds=args.rounds,
+                              warmup=args.warmup, loads=loads)
+        quiet = QuietRounds.of(loads)
+        ms = {who: (1e3 / statistics.median(quiet.pick(r)), 1e3 / max(quiet.pick(r)))
+              for who, r in rates.items()}
+        print(f"({name}) x {x_shape}, k {k_shape}")
+        lines: dict[str, str] = {}
+        for who in ("funcgrad", "torch", "jax"):
+            if who in missing:
+                lines[who] = f"    {who:8}  {missing[who]}"
                 continue
-            theirs, theirs_min = timeit(step, args.repeats, args.warmup)
-            print(f"    {other:8}  {theirs:7.2f} ms  (fastest {theirs_min:.2f})  "
-                  f"funcgrad/{other} = {ours / theirs:.2f}")
+            median_ms, fastest_ms = ms[who]
+            lines[who] = (f"    {who:8}  {median_ms:7.2f} ms  (fastest {fastest_ms:.2f})"
+                          + ("" if who == "funcgrad"
+                             else f"  funcgrad/{who} = {ms['funcgrad'][0] / median_ms:.2f}"))
+        # The load goes last, aligned, so the columns above keep the layout they had.
+        width = max(len(line) for line in lines.values())
+        for who, line in lines.items():
+            if who in loads:
+                cores, busy = load_cells(loads[who])
+                line = f"{line:{width}}  {LOAD_HEADERS[0]} {cores}, {LOAD_HEADERS[1]} {busy}"
+            print(line)
+        print(f"    {quiet.describe()}")
 
 
 if __name__ == "__main__":

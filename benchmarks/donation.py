@@ -26,7 +26,8 @@ import funcgrad as fg  # noqa: E402
 from funcgrad import optim  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import QUIET, compare_rates, format_table, wait_for_quiet  # noqa: E402
+from _timing import (LOAD_HEADERS, QuietRounds, compare_rates, format_table,  # noqa: E402
+                     load_cells, wait_for_quiet, wait_report)
 
 
 def main() -> None:
@@ -61,8 +62,7 @@ def main() -> None:
     print(f"Adam update of 4 arrays of {n:,} float32 ({args.mib} MiB per tree)")
     print(format_table(["jit", "peak MiB of one call (beyond its inputs)"], rows, right={1}))
 
-    load = wait_for_quiet()
-    print(f"\nforeign load before timing: {load:.2f} cores")
+    print("\n" + wait_report(wait_for_quiet()))
     p1, s1, g1 = fresh()
     p2, s2, g2 = fresh()
     carry = {"plain": (p1, s1), "donated": (p2, s2)}
@@ -76,11 +76,13 @@ def main() -> None:
     loads: dict[str, list[float]] = {}
     rates = compare_rates({"not donated": step_plain, "donated": step_donated}, min_time=0.5,
                           rounds=args.rounds, warmup=1, loads=loads)
-    table = [(name, f"{1e3 / statistics.median(r):.1f}", f"{statistics.median(loads[name]):.2f}",
-              f"{sum(x > QUIET for x in loads[name])}/{len(r)}") for name, r in rates.items()]
-    print(format_table(["jit", "median ms", "foreign cores", "busy rounds"], table,
-                       right={1, 2}))
-    ratio = statistics.median(rates["donated"]) / statistics.median(rates["not donated"])
+    quiet = QuietRounds.of(loads)
+    used = {name: quiet.pick(r) for name, r in rates.items()}
+    table = [(name, f"{1e3 / statistics.median(used[name]):.1f}", *load_cells(loads[name]))
+             for name in rates]
+    print(format_table(["jit", "median ms", *LOAD_HEADERS], table, right={1, 2}))
+    print(quiet.describe())
+    ratio = statistics.median(used["donated"]) / statistics.median(used["not donated"])
     print(f"donated is {ratio:.2f}x the speed of not donated")
 
 

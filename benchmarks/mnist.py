@@ -53,7 +53,8 @@ sys.path.insert(0, str(ROOT))
 
 import funcgrad as fg  # noqa: E402
 import mnist_cnn  # noqa: E402
-from _timing import compare_rates, format_table  # noqa: E402
+from _timing import (LOAD_HEADERS, QuietRounds, compare_rates, format_table,  # noqa: E402
+                     load_cells, wait_for_quiet, wait_report)
 from funcgrad import random  # noqa: E402
 from mnist_data import Mnist, MnistError, load_mnist  # noqa: E402
 
@@ -233,11 +234,17 @@ def _mark(ok: bool) -> str:
 
 
 def step_benchmark(data: Mnist, rounds: int, jit: bool = True) -> tuple[float, float | None]:
-    """Print the step-time table; returns funcgrad's median ms per step and the ratio."""
+    """Print the step-time table; returns funcgrad's median ms per step and the ratio.
+
+    With jit the un-jitted step takes its turn in the same rounds, so the speed-up of
+    jitting is measured under the same conditions as the ratio to PyTorch.
+    """
     x = mnist_cnn.to_input(data.train_images[:BATCH])
     y = data.train_labels[:BATCH].astype(np.int64)
     ours, params = funcgrad_step(x, y, jit)
     fns: dict[str, Callable[[], object]] = {"funcgrad": ours}
+    if jit:
+        fns["funcgrad (no jit)"] = funcgrad_step(x, y, jit=False)[0]
     version = torch_available()
     if version is not None:
         theirs = torch_step(torch_model(params), x, y)
@@ -247,25 +254,38 @@ def step_benchmark(data: Mnist, rounds: int, jit: bool = True) -> tuple[float, f
             raise AssertionError(f"funcgrad and torch models differ: first-step loss "
                                  f"{loss_fg} vs {loss_torch}")
         fns["torch"] = theirs
-    rates = compare_rates(fns, min_time=0.5, rounds=rounds, warmup=2)
-    ms = {name: 1e3 / statistics.median(r) for name, r in rates.items()}
-    best = {name: 1e3 / max(r) for name, r in rates.items()}
-    ratio = None
-    rows = [["funcgrad" + ("" if jit else " (no jit)"), f"{ms['funcgrad']:.1f}", f"{best['funcgrad']:.1f}",
-             f"{BATCH * 1e3 / ms['funcgrad']:,.0f}", ""]]
-    if "torch" in rates:
-        # per round: funcgrad's time / torch's time = torch's rate / funcgrad's rate
-        ratio = statistics.median(t / f for f, t in zip(rates["funcgrad"], rates["torch"]))
-        rows.append([f"torch {version}", f"{ms['torch']:.1f}", f"{best['torch']:.1f}",
-                     f"{BATCH * 1e3 / ms['torch']:,.0f}", f"{ratio:.2f}x"])
+    print(wait_report(wait_for_quiet()))
+    loads: dict[str, list[float]] = {}
+    rates = compare_rates(fns, min_time=0.5, rounds=rounds, warmup=2, loads=loads)
+    quiet = QuietRounds.of(loads)
+    used = {name: quiet.pick(r) for name, r in rates.items()}
+    ms = {name: 1e3 / statistics.median(r) for name, r in used.items()}
+
+    def per_round(a: str, b: str) -> float:
+        """a's time per step over b's, within each round; the median over rounds."""
+        return statistics.median(rate_b / rate_a for rate_a, rate_b in zip(used[a], used[b]))
+
+    rows = []
+    for name, label in (("funcgrad", "funcgrad" + ("" if jit else " (no jit)")),
+                        ("funcgrad (no jit)", "funcgrad (no jit)"),
+                        ("torch", f"torch {version}")):
+        if name in used:
+            ratio_cell = f"{per_round('funcgrad', 'torch'):.2f}x" if name == "torch" else ""
+            rows.append([label, f"{ms[name]:.1f}", f"{1e3 / max(used[name]):.1f}",
+                         f"{BATCH * 1e3 / ms[name]:,.0f}", ratio_cell, *load_cells(loads[name])])
     print(format_table(["step (batch 128, fwd+bwd+Adam)", "median ms", "best ms", "images/s",
-                        "funcgrad/torch"], rows, right={1, 2, 3, 4}))
+                        "funcgrad/torch", *LOAD_HEADERS], rows, right={1, 2, 3, 4, 5}))
+    print(quiet.describe())
+    if jit:
+        print(f"jit: the jitted step is {per_round('funcgrad (no jit)', 'funcgrad'):.2f}x the "
+              f"speed of the un-jitted one (median of per-round ratios)")
+    ratio = per_round("funcgrad", "torch") if "torch" in used else None
     if ratio is None:
         print("torch is not installed: no ratio (pip install torch)")
     else:
         print(f"target: funcgrad step time <= {STEP_TARGET:.1f}x PyTorch's: "
-              f"{_mark(ratio <= STEP_TARGET)} ({ratio:.2f}x, median over {rounds} interleaved "
-              f"rounds)")
+              f"{quiet.verdict(ratio <= STEP_TARGET)} ({ratio:.2f}x, median over "
+              f"{len(quiet.indices)} interleaved rounds)")
     return ms["funcgrad"], ratio
 
 

@@ -34,7 +34,8 @@ import funcgrad.numpy as fnp  # noqa: E402
 from funcgrad.lax import scan  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import QUIET, compare_rates, format_table, wait_for_quiet  # noqa: E402
+from _timing import (LOAD_HEADERS, QuietRounds, compare_rates, format_table,  # noqa: E402
+                     load_cells, wait_for_quiet, wait_report)
 
 HIDDEN, INPUT = 32, 16
 
@@ -104,8 +105,7 @@ def main() -> None:
     print(format_table(["version", "equations in grad's graph", "make_graph s",
                         "jit's first call s", "peak MiB of grad"], rows, right={1, 2, 3, 4}))
 
-    load = wait_for_quiet()
-    print(f"\nforeign load before timing: {load:.2f} cores")
+    print("\n" + wait_report(wait_for_quiet()))
     jit_scan, jit_loop = fg.jit(grads["scan"]), fg.jit(grads["loop"])
     jit_scan(params, xs), jit_loop(params, xs)
     fns = {"grad, scan": lambda: grads["scan"](params, xs),
@@ -114,15 +114,15 @@ def main() -> None:
            "jit(grad), loop": lambda: jit_loop(params, xs)}
     loads: dict[str, list[float]] = {}
     rates = compare_rates(fns, min_time=0.3, rounds=args.rounds, warmup=1, loads=loads)
-    table = []
-    for name, r in rates.items():
-        busy = sum(x > QUIET for x in loads[name])
-        table.append((name, f"{1e3 / statistics.median(r):.1f}", f"{1e3 / max(r):.1f}",
-                      f"{statistics.median(loads[name]):.2f}", f"{busy}/{len(r)}"))
-    print(format_table(["gradient", "median ms", "best ms", "foreign cores (median)",
-                        "busy rounds"], table, right={1, 2, 3}))
+    quiet = QuietRounds.of(loads)
+    used = {name: quiet.pick(r) for name, r in rates.items()}
+    table = [(name, f"{1e3 / statistics.median(r):.1f}", f"{1e3 / max(r):.1f}",
+              *load_cells(loads[name])) for name, r in used.items()]
+    print(format_table(["gradient", "median ms", "best ms", *LOAD_HEADERS], table,
+                       right={1, 2, 3}))
+    print(quiet.describe())
     for kind in ("grad", "jit(grad)"):
-        ratio = statistics.median(rates[f"{kind}, scan"]) / statistics.median(rates[f"{kind}, loop"])
+        ratio = statistics.median(used[f"{kind}, scan"]) / statistics.median(used[f"{kind}, loop"])
         print(f"{kind}: scan is {ratio:.2f}x the speed of the unrolled loop")
 
 
