@@ -135,11 +135,15 @@ class Primitive:
     custom_vjp, ...) give `vjp_call` instead of per-argument rules. `complex_rules` says
     the VJP rules are right for complex values, in JAX's convention (the cotangent of
     z = x + iy is dL/dx - i dL/dy, so a holomorphic f has the rule ct * f'(z)); without
-    it, grad refuses a complex output rather than give a wrong number.
+    it, grad refuses a complex output rather than give a wrong number. `writes_out` says
+    the implementation takes `out=` (an array of its result's shape and dtype, possibly
+    one of its operands, that it writes the result into) and returns no view of an
+    operand, so jit may hand it the memory of an operand that dies there; numpy's ufuncs
+    do.
     """
 
     __slots__ = ("name", "impl", "shape_rule", "_vjp", "batch", "multiple_results", "vjp_call",
-                 "complex_rules")
+                 "complex_rules", "writes_out")
 
     def __init__(
         self,
@@ -152,6 +156,7 @@ class Primitive:
         multiple_results: bool = False,
         vjp_call: VJPCall | None = None,
         complex_rules: bool = False,
+        writes_out: bool | None = None,
     ) -> None:
         self.name = name
         self.impl = impl
@@ -161,6 +166,7 @@ class Primitive:
         self.multiple_results = multiple_results
         self.vjp_call = vjp_call
         self.complex_rules = complex_rules
+        self.writes_out = isinstance(impl, np.ufunc) if writes_out is None else writes_out
 
     def vjp_rule(self, argnum: int) -> Rule | None:
         """The VJP rule for argument `argnum`, None if it gets no gradient."""

@@ -148,13 +148,14 @@ def _reuses(graph: Graph[Any], donated: set[Var], last_use: dict[Var, int]
     """Equations that can write their result into the memory of an operand that dies
     with them: equation index -> that operand.
 
-    The result must come from a numpy ufunc (which accepts out= and makes no views), and
-    the operand must have the result's shape and dtype, not be 0-d (numpy returns scalars
-    there), and own its memory: made by a ufunc, or a donated input, and read only by
-    ufuncs (so no view of it outlives it).
+    The result must come from a primitive that writes into out= and makes no views
+    (Primitive.writes_out: numpy's ufuncs and a few more), and the operand must have the
+    result's shape and dtype, not be 0-d (numpy returns scalars there), and own its
+    memory: made by such a primitive, or a donated input, and read only by such
+    primitives (so no view of it outlives it).
     """
     def ufunc(eqn: Eqn) -> bool:
-        return isinstance(eqn.prim.impl, np.ufunc) and not eqn.prim.multiple_results
+        return eqn.prim.writes_out and not eqn.prim.multiple_results
 
     readers: dict[Var, list[Eqn]] = {}
     for eqn in graph.eqns:

@@ -545,3 +545,32 @@ def test_where_with_the_condition_alone_is_nonzero_of_known_values() -> None:
             transform(f)(x)
     with pytest.raises(ValueError, match="where: give both x and y, or neither"):
         fnp.where(x > 0, x)  # type: ignore[call-overload]  # the mistake under test
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("operands", ["arrays", "zero", "negative zero", "scalar first",
+                                      "nan scalar"])
+@pytest.mark.parametrize("size", [10, 5000])
+def test_select_kernel_is_numpys_where_bit_for_bit(dtype: Any, operands: str,
+                                                   size: int) -> None:
+    # select runs on bit masks for large float arrays; np.where is its reference
+    from funcgrad.primitives.elementwise import _select
+
+    rng = np.random.default_rng(size)
+    x, y = (rng.standard_normal(size).astype(dtype) for _ in range(2))
+    x[:4], y[:4] = [np.nan, -0.0, np.inf, -np.inf], [-np.inf, np.nan, 0.0, -0.0]
+    c = rng.random(size) > 0.5
+    a, b = {"arrays": (x, y), "zero": (x, dtype(0)), "negative zero": (x, dtype(-0.0)),
+            "scalar first": (dtype(2.5), y), "nan scalar": (x, dtype(np.nan))}[operands]
+    expected = np.where(c, a, b)
+    got = _select(c, a, b)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()
+    # into out=, which jit may make one of the operands that dies there
+    for into in ("fresh", "x", "y"):
+        a2, b2 = np.array(a), np.array(b)
+        out = {"fresh": np.empty_like(expected), "x": a2, "y": b2}[into]
+        if out.shape != expected.shape:
+            continue
+        assert _select(c, a2, b2, out=out) is out
+        assert out.tobytes() == expected.tobytes()

@@ -306,12 +306,46 @@ bitwise_xor_p: Primitive = binary("bitwise_xor", np.bitwise_xor, None, None)
 
 # ---------------------------------------------------------------------------- select, convert
 
+# Integer types of each float size: a float array viewed as one keeps its bits.
+_BITS = {2: np.dtype(np.int16), 4: np.dtype(np.int32), 8: np.dtype(np.int64)}
+
+
+def _select(c: Any, x: Any, y: Any, out: Any = None) -> Any:
+    """np.where(c, x, y), bit for bit, with bit masks on large float arrays; into `out`
+    (an array of the result's shape and dtype, which may be x or y) when given.
+
+    numpy's where branches on every element, so on an unpredictable mask (relu's, and its
+    gradient's) it runs at a fifth of the speed of a multiply; selecting the bits with
+    and/or masks gives the same values (nans and signed zeros included) without branches.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    bits = _BITS.get(x.dtype.itemsize)
+    if (type(c) is not np.ndarray or c.dtype != np.bool_ or c.size < 4096 or bits is None
+            or x.dtype.kind != "f" or y.dtype != x.dtype
+            or not all(a.shape in (c.shape, ()) for a in (x, y))):
+        result = np.where(c, x, y)
+        if out is None:
+            return result
+        out[...] = result
+        return out
+    ones = np.negative(c.view(np.int8))  # True -> all bits set, in each element's width
+    if out is None:
+        out = np.empty(c.shape, x.dtype)
+    if y.shape or y.view(bits) != 0:
+        from_y = np.bitwise_and(y.view(bits), np.invert(ones))  # before out overwrites y
+        np.bitwise_and(x.view(bits), ones, out=out.view(bits))
+        np.bitwise_or(out.view(bits), from_y, out=out.view(bits))
+    else:
+        np.bitwise_and(x.view(bits), ones, out=out.view(bits))
+    return out
+
+
 select_p: Primitive = Primitive(
-    "select", np.where, select_shape,
+    "select", _select, select_shape,
     (None,
      lambda g, out, c, x, y: fnp.where(c, g, 0),
      lambda g, out, c, x, y: fnp.where(c, 0, g)),
-    batch_elementwise, complex_rules=True)
+    batch_elementwise, complex_rules=True, writes_out=True)
 
 
 def _convert_rule(g: Any, out: Any, x: Any, *, dtype: np.dtype[Any]) -> Any:
