@@ -26,9 +26,15 @@ STAMP = VENV / ".funcgrad-installed"
 EXAMPLES = ["ascent.py", "softmax_xent.py", "gradcam.py", "mnist_cnn.py"]
 
 
+# OpenBLAS's idle threads otherwise spin for about a tenth of a second after every matrix
+# product, taking a core of a small machine from the rest of the training step (the MNIST
+# step runs about 13% faster without; see README, Threads). A value set by the user wins.
+ENV = {"OPENBLAS_THREAD_TIMEOUT": "4", **os.environ}
+
+
 def run(*cmd: str | Path) -> None:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True)
+    subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True, env=ENV)
 
 
 def setup() -> None:

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+import _blas  # noqa: F401  (first: it configures OpenBLAS, which numpy loads)
 import numpy as np
 from numpy.typing import NDArray
 

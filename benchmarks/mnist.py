@@ -43,6 +43,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import _blas  # noqa: F401  (first: it configures OpenBLAS, which numpy loads)
 import numpy as np
 import numpy.typing as npt
 

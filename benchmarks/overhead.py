@@ -67,6 +67,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _blas  # noqa: F401  (first: it configures OpenBLAS, which numpy loads)
 import numpy as np
 from numpy.typing import NDArray
 

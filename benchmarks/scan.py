@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _blas  # noqa: F401  (first: it configures OpenBLAS, which numpy loads)
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
