@@ -266,13 +266,14 @@ def unaliased(outputs: Sequence[Any], sources: Sequence[Any],
     owners: set[int] | None = None
     out = []
     for o in outputs:
-        if isinstance(o, np.generic):
-            o = np.asarray(o)
-        elif type(o) is np.ndarray:
+        if type(o) is np.ndarray:
             if o.base is None:
                 if source_ids is None:
-                    source_ids = {id(x) for x in sources} | (taken or set())
-                shared = id(o) in source_ids or id(o) in handed_out
+                    source_ids = {id(x) for x in sources}
+                    if taken:
+                        source_ids |= taken
+                owner = id(o)
+                shared = owner in source_ids or owner in handed_out
             else:
                 if owners is None:
                     owners = memory_owners(sources) | (taken or set())
@@ -280,7 +281,10 @@ def unaliased(outputs: Sequence[Any], sources: Sequence[Any],
                 shared = owner in owners or owner in handed_out
             if shared or not o.flags.writeable:
                 o = np.array(o)
-            handed_out.add(id(_memory_owner(o)))
+                owner = id(o)
+            handed_out.add(owner)
+        elif isinstance(o, np.generic):
+            o = np.asarray(o)
         out.append(o)
     return out
 

@@ -344,6 +344,7 @@ class Jitted(Generic[P, R]):
                              "donated")
         self.trace_count = 0
         self._cache: dict[Hashable, tuple[Graph[Any], list[int]]] = {}
+        self._simple_cache: dict[Hashable, tuple[Graph[Any], list[int]]] = {}
         self._lock = threading.RLock()  # one tracing at a time, so each signature once
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -372,6 +373,14 @@ class Jitted(Generic[P, R]):
                 ) -> tuple[Graph[Any], list[Tracer], list[Any], tuple[int, ...]]:
         """The graph for this call (traced on a cache miss), the traced values it closes
         over (its first operands), the array arguments, and which of them are donated."""
+        # The common call, positional arrays only, looked up by their shapes and dtypes
+        # alone: this runs on every call.
+        simple = not kwargs and not self.static_argnums and not self.donate_argnums \
+            and all(type(a) is np.ndarray for a in args)
+        if simple:
+            found = self._simple_cache.get(tuple([(a.shape, a.dtype) for a in args]))
+            if found is not None:
+                return found[0], [], [args[j] for j in found[1]], ()
         nargs = len(args)
         static_pos = sorted({i % nargs for i in self.static_argnums if -nargs <= i < nargs})
         dynamic = [a for i, a in enumerate(args) if i not in static_pos] if static_pos else args
@@ -414,6 +423,8 @@ class Jitted(Generic[P, R]):
                     entry = (graph, dyn_pos)
                     if not closed_over:  # a graph holding traced values is for this call only
                         self._cache[key] = entry
+        if simple and not closed_over:
+            self._simple_cache[tuple(signature)] = entry
         graph, dyn_pos = entry
         donated = self._donated(dynamic, args, static_pos, dyn_pos) if self.donate_argnums \
             and not closed_over else ()
