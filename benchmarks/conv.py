@@ -42,6 +42,8 @@ SHAPES: dict[str, tuple[tuple[int, int, int, int], tuple[int, int, int, int]]] =
     "a": ((128, 1, 28, 28), (32, 1, 3, 3)),
     "b": ((128, 32, 13, 13), (64, 32, 3, 3)),
 }
+# funcgrad's time over PyTorch's, at most (medians of the quiet rounds)
+TARGETS = {"a": 1.0, "b": 1.5}
 
 BLOCK_SECONDS = 0.05
 """Each round times a block of steps this long per contender: a single step is too short
@@ -148,6 +150,10 @@ def main() -> None:
                 line = f"{line:{width}}  {LOAD_HEADERS[0]} {cores}, {LOAD_HEADERS[1]} {busy}"
             print(line)
         print(f"    {quiet.describe()}")
+        if "torch" in ms:
+            ratio = ms["funcgrad"][0] / ms["torch"][0]
+            print(f"    target: funcgrad/torch <= {TARGETS[name]}: "
+                  f"{quiet.verdict(ratio <= TARGETS[name])} ({ratio:.2f})")
 
 
 if __name__ == "__main__":
