@@ -110,7 +110,7 @@ def test_adam_first_step_is_lr_times_sign_when_eps_is_zero() -> None:
 
 
 def test_adamw_decay_is_decoupled() -> None:
-    opt = optim.adam(0.1, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.01)
+    opt = optim.adamw(0.1, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.01)
     p1, p2 = run_steps(opt, scalar(1.0), [scalar(0.5), scalar(-0.25)])
     # step 1: 1 - 0.1 * (0.99999998 + 0.01 * 1.0) = 0.899000002; the moments never see the
     # decay, so step 2 uses the same Adam direction as without it (0.266336...).
