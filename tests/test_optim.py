@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pytest
 
-from funcgrad import optim, tree
+import funcgrad.numpy as fnp
+from funcgrad import jit, optim, tree
 
 
 def scalar(x: float, dtype: Any = np.float64) -> np.ndarray:
@@ -211,6 +212,13 @@ def test_numpy_float64_hyperparameter_would_promote_without_care() -> None:
         lambda lr: optim.sgd(lr, weight_decay=np.float64(0.01)),
         lambda lr: optim.momentum(lr, beta=np.float64(0.9), nesterov=True),
         lambda lr: optim.adam(lr, b1=np.float64(0.9), eps=np.float64(1e-8), weight_decay=0.1),
+        lambda lr: optim.adamw(lr, b2=np.float64(0.99), weight_decay=np.float64(0.1)),
+        lambda lr: optim.adagrad(lr, eps=np.float64(1e-10), weight_decay=np.float64(0.1)),
+        lambda lr: optim.rmsprop(lr, alpha=np.float64(0.9), momentum=np.float64(0.5),
+                                 centered=True, weight_decay=np.float64(0.1)),
+        lambda lr: optim.adamax(lr, b1=np.float64(0.9), weight_decay=np.float64(0.1)),
+        lambda lr: optim.lamb(lr, eps=np.float64(1e-6), weight_decay=np.float64(0.1)),
+        lambda lr: optim.chain(optim.clip(np.float64(0.1)), optim.nesterov(lr)),
     ],
 )
 def test_float32_params_and_state_stay_float32(make: Any) -> None:
@@ -223,10 +231,10 @@ def test_float32_params_and_state_stay_float32(make: Any) -> None:
             params, state = opt.update(grads, state, params)
             # Every state leaf but the leading step counter is a moment/velocity array.
             arrays = tree.leaves(params) + tree.leaves(state)[1:]
-            assert len(arrays) in (2, 4, 6)
+            assert len(arrays) in (2, 4, 6, 8)
             for leaf in arrays:
                 assert leaf.dtype == np.float32, leaf
-        assert state.step == 2
+        assert tree.leaves(state)[0] == 2
 
 
 def test_float32_sgd_value_matches_float32_arithmetic() -> None:
@@ -255,7 +263,10 @@ def test_integer_params_rejected() -> None:
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: optim.sgd(0.1), lambda: optim.momentum(0.1), lambda: optim.adam(0.1)]
+    "make", [lambda: optim.sgd(0.1), lambda: optim.momentum(0.1), lambda: optim.adam(0.1),
+             lambda: optim.adagrad(), lambda: optim.rmsprop(momentum=0.9, centered=True),
+             lambda: optim.adamw(), lambda: optim.adamax(), lambda: optim.lamb(),
+             lambda: optim.chain(optim.clip(1.0), optim.nesterov(0.1))]
 )
 def test_grads_structure_mismatch_shows_both_structures(make: Any) -> None:
     opt = make()
@@ -380,3 +391,430 @@ def test_state_survives_savez_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(a["w"], b["w"])
     np.testing.assert_array_equal(sa.nu["b"], sb.nu["b"])
     assert sa.step == sb.step == 6
+
+
+# ---------------------------------------------------------------------------------------
+# Each optimizer against its paper's (or PyTorch's documented) update equations, written
+# out here in plain float64 numpy for one leaf: reference(p, g, state, t) -> new p, with t
+# the 1-based update number and `state` a dict the reference keeps its moments in.
+
+Reference = Any
+
+
+def ref_sgd(lr: float, wd: float = 0.0) -> Reference:
+    def step(p: Any, g: Any, st: dict[str, Any], t: int) -> Any:
+        return p - lr * (g + wd * p)
+    return step
+
+
+def ref_momentum(lr: float, mu: float, nesterov: bool, wd: float = 0.0) -> Reference:
+    # PyTorch's SGD: the buffer starts as the first gradient (no dampening).
+    def step(p: Any, g: Any, st: dict[str, Any], t: int) -> Any:
+        g = g + wd * p
+        st["b"] = g if t == 1 else mu * st["b"] + g
+        return p - lr * (g + mu * st["b"] if nesterov else st["b"])
+    return step
+
+
+def ref_adagrad(lr: float, eps: float, start: float, wd: float = 0.0) -> Reference:
+    def step(p: Any, g: Any, st: dict[str, Any], t: int) -> Any:
+        g = g + wd * p
+        st["sum"] = st.get("sum", np.full_like(p, start)) + g * g
+        return p - lr * g / (np.sqrt(st["sum"]) + eps)
+    return step
+
+
+def ref_rmsprop(lr: float, alpha: float, eps: float, mu: float, centered: bool,
+                wd: float = 0.0) -> Reference:
+    def step(p: Any, g: Any, st: dict[str, Any], t: int) -> Any:
+        g = g + wd * p
+        st["v"] = alpha * st.get("v", 0.0) + (1 - alpha) * g * g
+        v = st["v"]
+        if centered:
+            st["avg"] = alpha * st.get("avg", 0.0) + (1 - alpha) * g
+            v = v - st["avg"] ** 2
+        if mu > 0:
+            st["b"] = mu * st.get("b", 0.0) + g / (np.sqrt(v) + eps)
+            return p - lr * st["b"]
+        return p - lr * g / (np.sqrt(v) + eps)
+    return step
+
+
+def ref_adam(lr: float, b1: float, b2: float, eps: float, wd: float = 0.0,
+             decoupled: bool = False) -> Reference:
+    def step(p: Any, g: Any, st: dict[str, Any], t: int) -> Any:
+        if decoupled:
+            p = p * (1 - lr * wd)  # AdamW: shrink first, with the same lr
+        else:
+            g = g + wd * p
+        st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
+        st["v"] = b2 * st.get("v", 0.0) + (1 - b2) * g * g
+        m_hat = st["m"] / (1 - b1**t)
+        v_hat = st["v"] / (1 - b2**t)
+        return p - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return step
+
+
+def ref_adamax(lr: float, b1: float, b2: float, eps: float, wd: float = 0.0) -> Reference:
+    def step(p: Any, g: Any, st: dict[str, Any], t: int) -> Any:
+        g = g + wd * p
+        st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
+        st["u"] = np.maximum(b2 * st.get("u", 0.0), np.abs(g) + eps)
+        return p - lr * st["m"] / ((1 - b1**t) * st["u"])
+    return step
+
+
+def ref_lamb(lr: float, b1: float, b2: float, eps: float, wd: float = 0.0) -> Reference:
+    def step(p: Any, g: Any, st: dict[str, Any], t: int) -> Any:
+        st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
+        st["v"] = b2 * st.get("v", 0.0) + (1 - b2) * g * g
+        r = (st["m"] / (1 - b1**t)) / (np.sqrt(st["v"] / (1 - b2**t)) + eps)
+        u = r + wd * p
+        return p - lr * (np.linalg.norm(p) / np.linalg.norm(u)) * u
+    return step
+
+
+# b2, eps and the lr are far from their defaults, so that bias correction and where eps
+# goes change the numbers well beyond the tolerances.
+class Betas(TypedDict):
+    b1: float
+    b2: float
+    eps: float
+
+
+A: Betas = {"b1": 0.8, "b2": 0.9, "eps": 0.1}
+EQUATION_CASES = [
+    pytest.param(lambda: optim.sgd(0.1), ref_sgd(0.1), id="sgd"),
+    pytest.param(lambda: optim.sgd(0.1, weight_decay=0.3), ref_sgd(0.1, 0.3), id="sgd-wd"),
+    pytest.param(lambda: optim.momentum(0.1, beta=0.7), ref_momentum(0.1, 0.7, False),
+                 id="momentum"),
+    pytest.param(lambda: optim.momentum(0.1, beta=0.7, weight_decay=0.3),
+                 ref_momentum(0.1, 0.7, False, 0.3), id="momentum-wd"),
+    pytest.param(lambda: optim.nesterov(0.1, beta=0.7), ref_momentum(0.1, 0.7, True),
+                 id="nesterov"),
+    pytest.param(lambda: optim.momentum(0.1, beta=0.7, nesterov=True, weight_decay=0.3),
+                 ref_momentum(0.1, 0.7, True, 0.3), id="nesterov-wd"),
+    pytest.param(lambda: optim.adagrad(0.2, eps=0.1, initial_accumulator=0.5),
+                 ref_adagrad(0.2, 0.1, 0.5), id="adagrad"),
+    pytest.param(lambda: optim.adagrad(0.2, eps=0.1, weight_decay=0.3),
+                 ref_adagrad(0.2, 0.1, 0.0, 0.3), id="adagrad-wd"),
+    pytest.param(lambda: optim.rmsprop(0.05, alpha=0.8, eps=0.1),
+                 ref_rmsprop(0.05, 0.8, 0.1, 0.0, False), id="rmsprop"),
+    pytest.param(lambda: optim.rmsprop(0.05, alpha=0.8, eps=0.1, centered=True),
+                 ref_rmsprop(0.05, 0.8, 0.1, 0.0, True), id="rmsprop-centered"),
+    pytest.param(lambda: optim.rmsprop(0.05, alpha=0.8, eps=0.1, momentum=0.6),
+                 ref_rmsprop(0.05, 0.8, 0.1, 0.6, False), id="rmsprop-momentum"),
+    pytest.param(lambda: optim.rmsprop(0.05, alpha=0.8, eps=0.1, momentum=0.6, centered=True,
+                                       weight_decay=0.3),
+                 ref_rmsprop(0.05, 0.8, 0.1, 0.6, True, 0.3), id="rmsprop-centered-momentum-wd"),
+    pytest.param(lambda: optim.adam(0.1, **A), ref_adam(0.1, **A), id="adam"),
+    pytest.param(lambda: optim.adam(0.1, **A, weight_decay=0.3), ref_adam(0.1, **A, wd=0.3),
+                 id="adam-wd-coupled"),
+    pytest.param(lambda: optim.adamw(0.1, **A, weight_decay=0.0), ref_adam(0.1, **A),
+                 id="adamw-no-wd"),
+    pytest.param(lambda: optim.adamw(0.1, **A, weight_decay=0.3),
+                 ref_adam(0.1, **A, wd=0.3, decoupled=True), id="adamw-wd-decoupled"),
+    pytest.param(lambda: optim.adamax(0.1, **A), ref_adamax(0.1, **A), id="adamax"),
+    pytest.param(lambda: optim.adamax(0.1, **A, weight_decay=0.3), ref_adamax(0.1, **A, wd=0.3),
+                 id="adamax-wd"),
+    pytest.param(lambda: optim.lamb(0.1, **A), ref_lamb(0.1, **A), id="lamb"),
+    pytest.param(lambda: optim.lamb(0.1, **A, weight_decay=0.3), ref_lamb(0.1, **A, wd=0.3),
+                 id="lamb-wd"),
+]
+
+# Three parameters in two leaves, one of them float32.
+START = {"w": np.array([0.8, -1.3]), "b": np.array([0.4], np.float32)}
+
+
+def grad_at(params: Any, t: int) -> Any:
+    """A gradient that depends on the params and flips sign and grows with the step t."""
+    return {k: 1.5 * p - 0.4 * (-1.0) ** t + 0.1 * t for k, p in params.items()}
+
+
+def run_reference(reference: Reference, steps: int) -> list[dict[str, np.ndarray]]:
+    params = {k: p.astype(np.float64) for k, p in START.items()}
+    states: dict[str, dict[str, Any]] = {k: {} for k in START}
+    history = []
+    for t in range(1, steps + 1):
+        grads = grad_at(params, t)
+        params = {k: reference(params[k], grads[k], states[k], t) for k in params}
+        history.append(params)
+    return history
+
+
+def assert_close_to_reference(params: Any, expected: dict[str, np.ndarray]) -> None:
+    for k, p in START.items():
+        assert params[k].dtype == p.dtype, k
+        # float32 against the float64 reference: params are O(1), so atol is float32's
+        # resolution there (it matters only where a param crosses zero)
+        rtol, atol = (1e-5, 1e-6) if p.dtype == np.float32 else (1e-12, 0.0)
+        np.testing.assert_allclose(params[k], expected[k], rtol=rtol, atol=atol, err_msg=k)
+
+
+@pytest.mark.parametrize("make, reference", EQUATION_CASES)
+def test_optimizer_follows_its_equations_for_five_steps(make: Any, reference: Reference) -> None:
+    opt = make()
+    params, state = START, opt.init(START)
+    for t, expected in enumerate(run_reference(reference, 5), start=1):
+        params, state = opt.update(grad_at(params, t), state, params)
+        assert_close_to_reference(params, expected)
+        assert state.step == t
+    # every moment in the state is shaped and typed like its param
+    for field in state._fields[1:]:
+        moments = getattr(state, field)
+        for k, p in START.items() if moments is not None else ():
+            assert moments[k].dtype == p.dtype and moments[k].shape == p.shape, (field, k)
+
+
+def test_lamb_trust_ratio_is_one_for_a_zero_param() -> None:
+    # |p| = 0 would stop a zero-initialised leaf forever; the ratio falls back to 1, and with
+    # eps = 0 the first Adam direction is the gradient's sign.
+    opt = optim.lamb(0.1, eps=0.0)
+    params = {"w": np.zeros(2), "v": np.array([3.0, 4.0])}
+    new, _ = opt.update({"w": np.array([2.0, -0.5]), "v": np.array([1.0, 1.0])},
+                        opt.init(params), params)
+    np.testing.assert_allclose(new["w"], [-0.1, 0.1], rtol=1e-15)
+    # |v| = 5 and |r| = |(1, 1)| = sqrt(2): the step is 0.1 * 5 / sqrt(2) per coordinate
+    np.testing.assert_allclose(new["v"], np.array([3.0, 4.0]) - 0.5 / math.sqrt(2.0), rtol=1e-15)
+
+
+def test_rmsprop_keeps_only_the_moments_it_uses() -> None:
+    params = {"w": np.ones(2)}
+    plain = optim.rmsprop().init(params)
+    assert plain.mean is None and plain.velocity is None
+    full = optim.rmsprop(momentum=0.9, centered=True).init(params)
+    assert full.mean["w"].shape == full.velocity["w"].shape == (2,)
+
+
+def test_adagrad_initial_accumulator_is_the_starting_sum() -> None:
+    state = optim.adagrad(initial_accumulator=0.25).init({"w": np.ones(3, np.float32)})
+    np.testing.assert_array_equal(state.sum_of_squares["w"], np.full(3, 0.25, np.float32))
+    assert state.sum_of_squares["w"].dtype == np.float32
+
+
+# ---------------------------------------------------------------------------------------
+# Weight-decay masks.
+
+MODEL = {"dense": {"w": np.array([[1.0, -2.0], [0.5, 4.0]]), "b": np.array([1.0, -1.0])},
+         "norm": {"scale": np.array([2.0, 3.0], np.float32)}}
+
+
+def matrices_only(params: Any) -> Any:
+    return tree.map(lambda p: p.ndim > 1, params)
+
+
+@pytest.mark.parametrize("make", [optim.sgd, optim.momentum, optim.adam])
+def test_mask_selects_the_leaves_that_decay(make: Any) -> None:
+    # With zero gradients only decay moves a param: masked-out leaves must stay exactly put.
+    opt = make(0.1, weight_decay=0.5, mask=matrices_only)
+    new, _ = opt.update(tree.map(np.zeros_like, MODEL), opt.init(MODEL), MODEL)
+    assert not np.allclose(new["dense"]["w"], MODEL["dense"]["w"])
+    np.testing.assert_array_equal(new["dense"]["b"], MODEL["dense"]["b"])
+    np.testing.assert_array_equal(new["norm"]["scale"], MODEL["norm"]["scale"])
+    if make is optim.sgd:
+        np.testing.assert_allclose(new["dense"]["w"], 0.95 * MODEL["dense"]["w"], rtol=1e-15)
+
+
+def test_decoupled_mask_matches_per_leaf_optimizers() -> None:
+    # adamw with a mask == adamw with decay on the masked-in leaf, adamw without on the rest
+    # (each checked against the equations above).
+    mask = {"w": True, "b": False}
+    opt, decayed, plain = (optim.adamw(0.1, **A, weight_decay=0.3, mask=mask),
+                           optim.adamw(0.1, **A, weight_decay=0.3),
+                           optim.adamw(0.1, **A, weight_decay=0.0))
+    p, s = START, opt.init(START)
+    pd, sd = START, decayed.init(START)
+    pp, sp = START, plain.init(START)
+    for t in range(1, 4):
+        p, s = opt.update(grad_at(p, t), s, p)
+        pd, sd = decayed.update(grad_at(pd, t), sd, pd)
+        pp, sp = plain.update(grad_at(pp, t), sp, pp)
+    np.testing.assert_array_equal(p["w"], pd["w"])
+    np.testing.assert_array_equal(p["b"], pp["b"])
+    assert not np.array_equal(pd["b"], pp["b"])
+
+
+def test_mask_errors_name_the_problem() -> None:
+    with pytest.raises(ValueError, match=r"mask tree structure does not match the params tree"):
+        optim.adamw(mask={"w": True}).init(START)
+    with pytest.raises(TypeError, match=r"mask leaf 1 \(\['w'\]\) must be a bool, got 0.5"):
+        optim.sgd(0.1, weight_decay=0.1, mask={"w": 0.5, "b": True}).init(START)
+    opt = optim.adam(weight_decay=0.1, mask=lambda params: {"w": True})
+    for call in (lambda: opt.init(START),
+                 lambda: opt.update(START, optim.adam().init(START), START)):
+        with pytest.raises(ValueError, match=r"mask: PyTreeDef\(\{'w': \*\}\)"):
+            call()
+
+
+# ---------------------------------------------------------------------------------------
+# Transforms and chain.
+
+
+def test_chain_clips_before_the_optimizer() -> None:
+    opt = optim.chain(optim.clip(1.0), optim.sgd(1.0))
+    params = {"a": np.zeros(1, np.float32), "b": np.zeros(2, np.float32)}
+    state = opt.init(params)
+    assert state[0] == () and state[1].step == 0
+    grads = {"a": np.array([3.0], np.float32), "b": np.array([0.0, 4.0], np.float32)}
+    new, state = opt.update(grads, state, params)
+    np.testing.assert_allclose(new["a"], [-0.6], rtol=1e-6)
+    np.testing.assert_allclose(new["b"], [0.0, -0.8], rtol=1e-6)
+    assert new["a"].dtype == np.float32 and state[1].step == 1
+    small = {"a": np.array([0.3], np.float32), "b": np.array([0.0, 0.4], np.float32)}
+    again, _ = opt.update(small, state, new)  # norm 0.5 < 1: untouched
+    np.testing.assert_array_equal(again["b"], new["b"] - small["b"])
+
+
+def test_chain_of_clip_and_masked_adamw() -> None:
+    clipped = optim.chain(optim.clip(0.5), optim.adamw(0.1, **A, weight_decay=0.3,
+                                                      mask=matrices_only))
+    direct = optim.adamw(0.1, **A, weight_decay=0.3, mask=matrices_only)
+    grads = tree.map(lambda p: 2.0 * p + 1.0, MODEL)
+    new, state = clipped.update(grads, clipped.init(MODEL), MODEL)
+    expected, _ = direct.update(optim.clip_by_global_norm(grads, 0.5), direct.init(MODEL), MODEL)
+    assert optim.global_norm(grads) > 5.0  # so the clip acted
+    for a, b in zip(tree.leaves(new), tree.leaves(expected)):
+        np.testing.assert_array_equal(a, b)
+    assert isinstance(state, tuple) and len(state) == 2 and state[1].step == 1
+
+
+def test_chain_errors() -> None:
+    with pytest.raises(TypeError, match="the last part must be an Optimizer"):
+        optim.chain(optim.sgd(0.1), optim.clip(1.0))
+    with pytest.raises(TypeError, match="the last part must be an Optimizer"):
+        optim.chain()
+    with pytest.raises(TypeError, match="part 0 must be a GradientTransform"):
+        optim.chain(optim.sgd(0.1), optim.adam())
+    opt = optim.chain(optim.clip(1.0), optim.adam())
+    with pytest.raises(ValueError, match=r"chain: the state must be a tuple of 2 states"):
+        opt.update(START, optim.adam().init(START), START)
+    with pytest.raises(ValueError, match="clip: max_norm must be >= 0, got -1"):
+        optim.clip(-1)
+
+
+# ---------------------------------------------------------------------------------------
+# A whole update under jit, the step count traced.
+
+WARM_COSINE = optim.warmup_cosine_decay(0.1, warmup_steps=2, total_steps=6, final=0.01)
+JIT_CASES = EQUATION_CASES + [
+    pytest.param(lambda: optim.adam(WARM_COSINE, **A), None, id="adam-scheduled"),
+    pytest.param(lambda: optim.chain(optim.clip(0.5), optim.lamb(WARM_COSINE, **A,
+                                                                 weight_decay=0.3,
+                                                                 mask={"w": True, "b": False})),
+                 None, id="chain-clip-lamb-masked-scheduled"),
+]
+
+
+@pytest.mark.parametrize("make, reference", JIT_CASES)
+def test_jitted_update_with_traced_step_equals_eager(make: Any, reference: Reference) -> None:
+    opt = make()
+    update = jit(opt.update)
+    eager_p, eager_s = START, opt.init(START)
+    jit_p, jit_s = START, opt.init(START)
+    for t in range(1, 7):
+        eager_p, eager_s = opt.update(grad_at(eager_p, t), eager_s, eager_p)
+        jit_p, jit_s = update(grad_at(jit_p, t), jit_s, jit_p)
+        for a, b in zip(tree.leaves((jit_p, jit_s)), tree.leaves((eager_p, eager_s))):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=1e-12 if a.dtype == np.float64 else 1e-6)
+    assert update.trace_count == 1
+    assert not np.allclose(jit_p["w"], START["w"])
+
+
+# ---------------------------------------------------------------------------------------
+# More schedules, each against its formula at chosen steps, boundaries included.
+
+
+def test_exponential_decay_schedule() -> None:
+    smooth = optim.exponential_decay(2.0, decay_rate=0.5, decay_steps=10)
+    assert smooth(0) == 2.0
+    assert smooth(5) == pytest.approx(2.0 * 0.5**0.5, rel=1e-15)
+    assert smooth(10) == pytest.approx(1.0, rel=1e-15)
+    assert smooth(25) == pytest.approx(2.0 * 0.5**2.5, rel=1e-15)
+    stairs = optim.exponential_decay(2.0, decay_rate=0.5, decay_steps=10, staircase=True)
+    assert [float(stairs(s)) for s in (0, 9, 10, 19, 20, 35)] == [2.0, 2.0, 1.0, 1.0, 0.5, 0.25]
+    with pytest.raises(ValueError, match="exponential_decay: decay_steps must be a positive"):
+        optim.exponential_decay(1.0, 0.5, decay_steps=0)
+
+
+def test_inverse_time_decay_schedule() -> None:
+    smooth = optim.inverse_time_decay(1.0, decay_rate=0.5, decay_steps=10)
+    assert smooth(0) == 1.0
+    assert smooth(5) == pytest.approx(1.0 / 1.25, rel=1e-15)
+    assert smooth(10) == pytest.approx(1.0 / 1.5, rel=1e-15)
+    stairs = optim.inverse_time_decay(1.0, decay_rate=0.5, decay_steps=10, staircase=True)
+    assert [float(stairs(s)) for s in (0, 9, 10, 19, 20)] == [1.0, 1.0, 1 / 1.5, 1 / 1.5, 0.5]
+
+
+def test_piecewise_constant_schedule() -> None:
+    sched = optim.piecewise_constant([10, 20], [1.0, 0.5, 0.1])
+    assert [float(sched(s)) for s in (0, 9, 10, 19, 20, 1000)] == [1.0, 1.0, 0.5, 0.5, 0.1, 0.1]
+    with pytest.raises(ValueError, match="values must have one more entry than boundaries, "
+                                         "got 2 values for 2 boundaries"):
+        optim.piecewise_constant([10, 20], [1.0, 0.5])
+    with pytest.raises(ValueError, match=r"boundaries must increase, got \[20, 10\]"):
+        optim.piecewise_constant([20, 10], [1.0, 0.5, 0.1])
+
+
+def test_warmup_ramps_linearly_then_runs_the_schedule_from_its_start() -> None:
+    sched = optim.warmup(optim.exponential_decay(1.0, 0.5, 1), warmup_steps=4, start=0.2)
+    expected = [0.2, 0.4, 0.6, 0.8, 1.0, 0.5, 0.25]
+    assert [float(sched(s)) for s in range(7)] == pytest.approx(expected, rel=1e-15)
+    same = optim.cosine_decay(1.0, 10)
+    assert optim.warmup(same, 0) is same
+    with pytest.raises(ValueError, match="warmup: warmup_steps must be a positive"):
+        optim.warmup(same, -1)
+
+
+def test_warmup_cosine_decay_schedule() -> None:
+    sched = optim.warmup_cosine_decay(1.0, warmup_steps=10, total_steps=110, final=0.1)
+    assert float(sched(0)) == 0.0
+    assert float(sched(5)) == pytest.approx(0.5, rel=1e-15)
+    assert float(sched(10)) == pytest.approx(1.0, rel=1e-15)  # the peak, at the boundary
+    assert float(sched(35)) == pytest.approx(0.1 + 0.45 * (1 + math.sqrt(0.5)), rel=1e-14)
+    assert float(sched(60)) == pytest.approx(0.55, rel=1e-14)
+    assert float(sched(110)) == pytest.approx(0.1, rel=1e-14)
+    assert float(sched(10**6)) == pytest.approx(0.1, rel=1e-14)
+    with pytest.raises(ValueError, match=r"total_steps \(10\) must exceed warmup_steps \(10\)"):
+        optim.warmup_cosine_decay(1.0, warmup_steps=10, total_steps=10)
+
+
+@pytest.mark.parametrize("sched", [
+    optim.constant(0.3),
+    optim.step_decay(1.0, every=3, factor=0.5),
+    optim.exponential_decay(1.0, 0.7, 4),
+    optim.exponential_decay(1.0, 0.7, 4, staircase=True),
+    optim.inverse_time_decay(1.0, 0.5, 3, staircase=True),
+    optim.piecewise_constant([2, 5], [1.0, 0.5, 0.25]),
+    optim.cosine_decay(1.0, 7, final=0.1),
+    optim.warmup_cosine_decay(1.0, warmup_steps=3, total_steps=9, final=0.1, start=0.05),
+])
+def test_schedules_trace_under_jit(sched: optim.Schedule) -> None:
+    jitted = jit(lambda step: fnp.asarray(sched(step), np.float64))
+    for step in range(12):
+        np.testing.assert_allclose(jitted(np.asarray(step, np.int64)), sched(step), rtol=1e-15)
+    assert jitted.trace_count == 1
+
+
+# ---------------------------------------------------------------------------------------
+# Bad hyperparameters are errors naming the optimizer and the argument.
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: optim.sgd(-0.1), "sgd: lr must be >= 0, got -0.1"),
+    (lambda: optim.sgd(0.1, weight_decay=-1.0), "sgd: weight_decay must be >= 0, got -1.0"),
+    (lambda: optim.momentum(0.1, beta=1.0), r"momentum: beta must be in \[0, 1\), got 1.0"),
+    (lambda: optim.nesterov(0.1, beta=-0.5), r"nesterov: beta must be in \[0, 1\), got -0.5"),
+    (lambda: optim.adagrad(eps=-1e-10), "adagrad: eps must be >= 0, got -1e-10"),
+    (lambda: optim.adagrad(initial_accumulator=-1.0), "adagrad: initial_accumulator must be"),
+    (lambda: optim.rmsprop(alpha=1.5), r"rmsprop: alpha must be in \[0, 1\), got 1.5"),
+    (lambda: optim.rmsprop(momentum=1.0), r"rmsprop: momentum must be in \[0, 1\), got 1.0"),
+    (lambda: optim.adam(b1=-0.1), r"adam: b1 must be in \[0, 1\), got -0.1"),
+    (lambda: optim.adamw(weight_decay=-0.01), "adamw: weight_decay must be >= 0, got -0.01"),
+    (lambda: optim.adamax(b2=float("nan")), r"adamax: b2 must be in \[0, 1\), got nan"),
+    (lambda: optim.lamb(eps=-1e-6), "lamb: eps must be >= 0, got -1e-06"),
+    (lambda: optim.lamb(lr=float("nan")), "lamb: lr must be >= 0, got nan"),
+])
+def test_bad_hyperparameter_is_named(make: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
