@@ -237,14 +237,14 @@ def _adam_rule(name: str, b1: float, b2: float, eps: float) -> Rule:
     return rule
 
 
-ADAM_MOMENTS = {"mu": 0.0, "nu": 0.0}
+_ADAM_MOMENTS = {"mu": 0.0, "nu": 0.0}
 
 
 def adam(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
          weight_decay: float = 0.0, mask: Mask | None = None) -> Optimizer[AdamState]:
     """Adam (Kingma & Ba 2015) with bias correction and eps outside the sqrt; weight_decay
     is L2 added to the gradient, as PyTorch's Adam (see `adamw` for decoupled decay)."""
-    return _optimizer("adam", lr, weight_decay, mask, AdamState, ADAM_MOMENTS,
+    return _optimizer("adam", lr, weight_decay, mask, AdamState, _ADAM_MOMENTS,
                       _adam_rule("adam", b1, b2, eps))
 
 
@@ -252,7 +252,7 @@ def adamw(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: floa
           weight_decay: float = 1e-2, mask: Mask | None = None) -> Optimizer[AdamState]:
     """AdamW (Loshchilov & Hutter 2019): `p -= lr * (adam_direction + weight_decay * p)`,
     the decay kept out of the moments."""
-    return _optimizer("adamw", lr, weight_decay, mask, AdamState, ADAM_MOMENTS,
+    return _optimizer("adamw", lr, weight_decay, mask, AdamState, _ADAM_MOMENTS,
                       _adam_rule("adamw", b1, b2, eps), decoupled=True)
 
 
@@ -269,12 +269,12 @@ def adamax(lr: LearningRate = 2e-3, b1: float = 0.9, b2: float = 0.999, eps: flo
         u = fnp.maximum(beta2 * u, fnp.abs(g) + e)
         return m / (_correction(beta1, t, p) * u), (m, u)
 
-    return _optimizer("adamax", lr, weight_decay, mask, AdamState, ADAM_MOMENTS, rule)
+    return _optimizer("adamax", lr, weight_decay, mask, AdamState, _ADAM_MOMENTS, rule)
 
 
 def lamb(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-6,
          weight_decay: float = 0.0, mask: Mask | None = None) -> Optimizer[AdamState]:
     """LAMB (You et al. 2020): per leaf, `r = adam_direction + weight_decay * p` (decoupled)
     and `p -= lr * (|p| / |r|) * r`, the trust ratio taken as 1 when either norm is 0."""
-    return _optimizer("lamb", lr, weight_decay, mask, AdamState, ADAM_MOMENTS,
+    return _optimizer("lamb", lr, weight_decay, mask, AdamState, _ADAM_MOMENTS,
                       _adam_rule("lamb", b1, b2, eps), decoupled=True, trust_ratio=True)
