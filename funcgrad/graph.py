@@ -170,42 +170,83 @@ class Graph(Generic[P]):
         return tree.unflatten(self.out_tree, self.evaluate(leaves))
 
     def __str__(self) -> str:
-        return "\n".join(self._lines({}, ""))
+        return "\n".join(self._lines(VarNames(), ""))
 
     def __repr__(self) -> str:
         return str(self)
 
-    def _lines(self, names: dict[Var, str], indent: str) -> list[str]:
+    def names(self) -> VarNames:
+        """The names printing gives the variables, those of nested graphs included."""
+        names = VarNames()
+        self._lines(names, "")  # names are handed out in the order printing meets them
+        return names
+
+    def _lines(self, names: VarNames, indent: str) -> list[str]:
         # `names` is shared with nested graphs, so every variable printed has its own name.
-        def name(atom: Atom) -> str:
-            if isinstance(atom, Literal):
-                return str(atom)
-            if atom not in names:
-                names[atom] = _var_name(len(names))
-            return names[atom]
-
-        def decl(var: Var) -> str:
-            return f"{name(var)}:{var.aval}"
-
-        lines = [f"graph({', '.join(map(decl, self.invars))}) {{"]
+        lines = [f"graph({', '.join(map(names.decl, self.invars))}) {{"]
         if self.constvars:
-            lines.append(f"  consts {', '.join(map(decl, self.constvars))}")
+            lines.append(f"  consts {', '.join(map(names.decl, self.constvars))}")
         for eqn in self.eqns:
-            graphs = {k: v for k, v in eqn.params.items() if _graphs_of(v)}
-            shown = {k: v for k, v in eqn.params.items() if k not in graphs}
-            params = ("[" + ", ".join(f"{k}={_format_param(v)}" for k, v in shown.items())
-                      + "]") if shown else ""
-            args = " ".join(map(name, eqn.inputs))
-            outs = ", ".join(map(decl, eqn.outvars))
-            lines.append(f"  {outs} = {eqn.prim.name}{params} {args}".rstrip())
-            for key, value in graphs.items():
-                for label, sub in _graphs_of(value, key):
-                    nested = sub._lines(names, "")
-                    lines.append(f"    {label}: {nested[0]}")
-                    lines.extend("    " + line for line in nested[1:])
-        lines.append(f"  return {', '.join(map(name, self.outvars))}")
+            lines.append(f"  {format_eqn(eqn, names)}")
+            for label, sub in nested_graphs(eqn):
+                nested = sub._lines(names, "")
+                lines.append(f"    {label}: {nested[0]}")
+                lines.extend("    " + line for line in nested[1:])
+        lines.append(f"  return {', '.join(map(names, self.outvars))}")
         lines.append("}")
         return [indent + line for line in lines]
+
+    def to_dot(self) -> str:
+        """The graph as Graphviz DOT text: a node per variable and equation, edges for the
+        data flow, nested graphs as clusters (their inputs and outputs joined to the
+        equation that carries them by dashed edges)."""
+        names = self.names()
+        lines = ["digraph funcgrad {", '  node [fontname="monospace", fontsize=10];']
+        _dot_body(self, names, "g0_", lines, "  ", [1])
+        lines.append("}")
+        return "\n".join(lines)
+
+
+class VarNames:
+    """Short names for variables (a, b, ..., z, ba, ...), in the order they are asked for;
+    literals are written as their value and type."""
+
+    __slots__ = ("_names",)
+
+    def __init__(self) -> None:
+        self._names: dict[Var, str] = {}
+
+    def __call__(self, atom: Atom) -> str:
+        if isinstance(atom, Literal):
+            return str(atom)
+        found = self._names.get(atom)
+        if found is None:
+            found = self._names[atom] = _var_name(len(self._names))
+        return found
+
+    def decl(self, var: Var) -> str:
+        """`name:type`, as the variable is declared in a printed graph."""
+        return f"{self(var)}:{var.aval}"
+
+
+def format_params(eqn: Eqn) -> str:
+    """The equation's parameters other than graphs, as printed: `[axes=(0,)]` or ''."""
+    graphs = {key for key, value in eqn.params.items() if _graphs_of(value)}
+    shown = [f"{k}={_format_param(v)}" for k, v in eqn.params.items() if k not in graphs]
+    return f"[{', '.join(shown)}]" if shown else ""
+
+
+def format_eqn(eqn: Eqn, names: VarNames) -> str:
+    """One equation as printed: `c:f32[3] = mul[...] a b` (nested graphs not included)."""
+    args = " ".join(map(names, eqn.inputs))
+    outs = ", ".join(map(names.decl, eqn.outvars))
+    return f"{outs} = {eqn.prim.name}{format_params(eqn)} {args}".rstrip()
+
+
+def nested_graphs(eqn: Eqn) -> list[tuple[str, Graph[Any]]]:
+    """The graphs among the equation's parameters, labelled as printed (`body`,
+    `branches[1]`); graphs traced lazily (a custom rule's) are not included."""
+    return [pair for key, value in eqn.params.items() for pair in _graphs_of(value, key)]
 
 
 def _graphs_of(value: Any, key: str = "") -> list[tuple[str, Graph[Any]]]:
@@ -216,6 +257,63 @@ def _graphs_of(value: Any, key: str = "") -> list[tuple[str, Graph[Any]]]:
     if isinstance(value, tuple) and value and all(isinstance(g, Graph) for g in value):
         return [(f"{key}[{i}]", g) for i, g in enumerate(value)]
     return []
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _dot_body(graph: Graph[Any], names: VarNames, prefix: str, lines: list[str], indent: str,
+              counter: list[int]) -> tuple[list[str], list[str]]:
+    """Append the graph's nodes and edges (node ids start with `prefix`, unique per nested
+    graph, since graphs derived from one another may share variables); returns the ids of
+    its input and output nodes. `counter` numbers the nested graphs."""
+    def node(var: Var, attrs: str = "") -> str:
+        ident = prefix + names(var)
+        if ident not in declared:
+            declared.add(ident)
+            lines.append(f"{indent}{_dot_quote(ident)} [label={_dot_quote(names.decl(var))}"
+                         f"{attrs}];")
+        return ident
+
+    def atom_node(atom: Atom, literal_ident: str) -> str:
+        if isinstance(atom, Var):
+            return node(atom)
+        lines.append(f"{indent}{_dot_quote(literal_ident)} [label={_dot_quote(str(atom))}, "
+                     "shape=plaintext];")
+        return literal_ident
+
+    def edge(source: str, target: str, attrs: str = "") -> None:
+        lines.append(f"{indent}{_dot_quote(source)} -> {_dot_quote(target)}{attrs};")
+
+    declared: set[str] = set()
+    inputs = [node(v, ", shape=invhouse") for v in graph.invars]
+    for v in graph.constvars:
+        node(v, ", shape=box, style=dashed")
+    for i, eqn in enumerate(graph.eqns):
+        ident = f"{prefix}eqn{i}"
+        label = f"{eqn.prim.name}{format_params(eqn)}"
+        lines.append(f"{indent}{_dot_quote(ident)} [label={_dot_quote(label)}, shape=box, "
+                     "style=filled, fillcolor=lightgrey];")
+        for j, atom in enumerate(eqn.inputs):
+            edge(atom_node(atom, f"{prefix}lit{i}_{j}"), ident)
+        for var in eqn.outvars:
+            edge(ident, node(var))
+        for label, sub in nested_graphs(eqn):
+            k = counter[0]
+            counter[0] += 1
+            lines.append(f"{indent}subgraph {_dot_quote(f'cluster_{k}')} {{")
+            lines.append(f"{indent}  label={_dot_quote(f'{eqn.prim.name}: {label}')};")
+            sub_in, sub_out = _dot_body(sub, names, f"g{k}_", lines, indent + "  ", counter)
+            lines.append(f"{indent}}}")
+            for s in sub_in:
+                edge(ident, s, " [style=dashed]")
+            for s in sub_out:
+                edge(s, ident, " [style=dashed]")
+    outputs = [atom_node(atom, f"{prefix}out{j}") for j, atom in enumerate(graph.outvars)]
+    for ident in sorted(set(outputs) & declared):
+        lines.append(f"{indent}{_dot_quote(ident)} [peripheries=2];")
+    return inputs, outputs
 
 
 def _var_name(i: int) -> str:

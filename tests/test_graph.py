@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -192,3 +193,99 @@ def test_keyword_arguments_become_constants() -> None:
     g = make_graph(f)(np.ones(2), scale=2.5)
     assert "mul a 2.5:f64[]" in str(g)
     np.testing.assert_array_equal(g(np.array([1.0, 2.0])), [2.5, 5.0])
+
+
+# ---------------------------------------------------------------------------- to_dot
+
+DOT_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|->|-?\d+(?:\.\d*)?|[{}\[\];=,]|[A-Za-z_][\w.]*|\s+|(.)')
+
+
+def dot_tokens(text: str) -> list[str]:
+    """DOT's tokens; anything DOT does not allow outside a quoted string fails the test."""
+    tokens = []
+    for m in DOT_TOKEN.finditer(text):
+        assert m.group(1) is None, f"unexpected {m.group(1)!r} in DOT text"
+        if not m.group(0).isspace():
+            tokens.append(m.group(0))
+    return tokens
+
+
+def dot_unquote(token: str) -> str:
+    assert token.startswith('"') and token.endswith('"'), token
+    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), token[1:-1])
+
+
+def dot_structure(text: str) -> tuple[dict[str, str], list[tuple[str, str]], list[str]]:
+    """The declared nodes (id -> label), the edges and the cluster names, checking that the
+    braces balance and every statement ends with a semicolon or a brace."""
+    tokens = dot_tokens(text)
+    assert tokens[:3] == ["digraph", "funcgrad", "{"] and tokens[-1] == "}"
+    depth, nodes, edges, clusters = 0, {}, [], []
+    statement: list[str] = []
+    for tok in tokens[2:]:
+        if tok == "{":
+            if statement[:1] == ["subgraph"]:
+                clusters.append(dot_unquote(statement[1]))
+            depth += 1
+            statement = []
+        elif tok == "}":
+            depth -= 1
+            assert depth >= 0 and not statement
+        elif tok == ";":
+            if "->" in statement:
+                edges.append((dot_unquote(statement[0]), dot_unquote(statement[2])))
+            elif statement[0].startswith('"') and "label" in statement:
+                label = statement[statement.index("label") + 2]
+                nodes[dot_unquote(statement[0])] = dot_unquote(label)
+            statement = []
+        else:
+            statement.append(tok)
+    assert depth == 0
+    return nodes, edges, clusters
+
+
+def test_to_dot_of_a_flat_graph() -> None:
+    g = make_graph(tanh_sum)(X32)
+    nodes, edges, clusters = dot_structure(g.to_dot())
+    assert clusters == []
+    labels = set(nodes.values())
+    assert {"a:f32[3]", "b:f32[3]", "c:f32[3]", "d:f32[]", "mul", "tanh",
+            "reduce_sum[axes=(0,)]", "2.0:f32[]"} <= labels
+    by_label = {label: ident for ident, label in nodes.items()}
+    assert (by_label["a:f32[3]"], by_label["mul"]) in edges
+    assert (by_label["mul"], by_label["b:f32[3]"]) in edges
+    assert (by_label["b:f32[3]"], by_label["tanh"]) in edges
+    assert (by_label["reduce_sum[axes=(0,)]"], by_label["d:f32[]"]) in edges
+    assert all(a in nodes and b in nodes for a, b in edges)
+    assert len(edges) == 7  # each equation: its inputs in, its output out
+
+
+def test_to_dot_nests_sub_graphs_as_clusters() -> None:
+    inner = funcgrad.jit(lambda x: fnp.sin(x) * 2.0)
+
+    def f(x: Any) -> Any:
+        y = funcgrad.lax.cond(fnp.sum(x) > 0, fnp.sin, fnp.cos, inner(x))
+        return funcgrad.lax.scan(lambda c, xi: (c + xi, c), 0.0, y)[0]
+
+    nodes, edges, clusters = dot_structure(make_graph(f)(np.ones(3)).to_dot())
+    assert clusters == ["cluster_1", "cluster_2", "cluster_3", "cluster_4"]
+    assert all(a in nodes and b in nodes for a, b in edges)
+    assert len(nodes) == len(set(nodes))
+    # each cluster's input is fed by its equation (dashed edges both ways)
+    call = next(i for i, label in nodes.items() if label.startswith("call"))
+    sin = next(i for i, label in nodes.items() if label == "sin" and i.startswith("g1_"))
+    assert any(a == call and b.startswith("g1_") for a, b in edges)
+    assert any(a.startswith("g1_") and b == call for a, b in edges)
+    assert sin in nodes
+
+
+def test_to_dot_escapes_labels() -> None:
+    def f(x: Any) -> Any:
+        return x * 2.0
+
+    f.__name__ = 'say "hi"\\ twice\n'
+    g = make_graph(lambda x: funcgrad.jit(f)(x))(1.0)
+    text = g.to_dot()
+    nodes, _, _ = dot_structure(text)
+    assert 'call[name=say "hi"\\ twice\n]' in nodes.values()
+    assert "\n]" not in text  # the newline is written as \n, inside the quotes

@@ -37,7 +37,7 @@ LADDER = [
     {"autodiff", "nn.conv", "nn.losses", "optim.optimizers", "optim.transforms"},
     {"jit", "testing", "nn.layers", "optim"},
     {"custom", "control", "nn", "scipy.linalg"},
-    {"lax", "scipy.special"},
+    {"lax", "scipy.special", "explain"},
     {"scipy.stats.norm", "scipy.stats.multivariate_normal"},
     {"scipy.stats"},
     {"scipy"},
