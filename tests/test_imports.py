@@ -36,6 +36,7 @@ LADDER = [
     {"batching", "nn.activations", "nn.pool", "optim", "random"},
     {"autodiff", "nn.conv", "nn.losses"},
     {"jit", "testing", "nn.layers"},
+    {"nn.combinators", "nn.normalization"},
     {"custom", "control", "nn", "scipy.linalg"},
     {"lax", "scipy.special"},
     {"scipy.stats.norm", "scipy.stats.multivariate_normal"},
