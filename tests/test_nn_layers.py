@@ -439,6 +439,24 @@ def test_float32_gradients_through_a_model_with_batchnorm_and_dropout() -> None:
     assert float(np.abs(grads[1]["scale"]).max()) > 0  # BatchNorm's params are trained
 
 
+def test_per_example_gradients_with_vmap_of_grad() -> None:
+    model = nn.serial(nn.Conv2D(3, 3, "SAME"), nn.BatchNorm(), nn.Relu,
+                      nn.MaxPool(2, padding="SAME"), nn.Dropout(0.2), nn.GlobalAvgPool,
+                      nn.Dense(4), nn.LayerNorm())
+    _, params = model.init(random.key(0), (-1, 2, 5, 5))
+    xs = example_input((4, 1, 2, 5, 5))  # four examples, each a batch of one
+    keys = random.split(random.key(1), 4)
+
+    def loss(p: Any, x: Any, k: Any) -> Any:
+        return fg.numpy.sum(fg.numpy.tanh(model.apply(p, x, key=k)))
+
+    per_example = fg.vmap(fg.grad(loss), in_axes=(None, 0, 0))(params, xs, keys)
+    for i in range(4):
+        leaves_close(fg.tree.map(lambda g: g[i], per_example), fg.grad(loss)(params, xs[i],
+                                                                               keys[i]),
+                     rtol=1e-4, atol=1e-6)
+
+
 # ---------------------------------------------------------------------------------------
 # Gradients against finite differences, in float64
 
@@ -506,7 +524,8 @@ def test_batchnorm_training_and_evaluation_values_by_hand() -> None:
     _, params = layer.init(random.key(0), x.shape)
     np.testing.assert_array_equal(params["scale"], [1, 1])
     np.testing.assert_array_equal(params["offset"], [0, 0])
-    params = {"scale": np.array([2.0, 0.5], np.float32), "offset": np.array([1.0, -1.0], np.float32)}
+    params = {"scale": np.array([2.0, 0.5], np.float32),
+              "offset": np.array([1.0, -1.0], np.float32)}
     # column 0: mean 3, biased variance (4 + 0 + 1 + 9) / 4 = 3.5; column 1: mean 1,
     # (9 + 1 + 9 + 1) / 4 = 5
     expected = ((x - [3.0, 1.0]) / np.sqrt(np.array([3.5, 5.0]) + 0.01) * [2.0, 0.5]
