@@ -36,6 +36,7 @@ LADDER = [
     {"batching", "nn.activations", "nn.pool", "optim.base", "optim.schedules", "random"},
     {"autodiff", "nn.conv", "nn.losses", "optim.optimizers", "optim.transforms"},
     {"jit", "testing", "nn.layers", "optim"},
+    {"nn.combinators", "nn.normalization"},
     {"custom", "control", "nn", "scipy.linalg"},
     {"lax", "scipy.special", "explain"},
     {"scipy.stats.norm", "scipy.stats.multivariate_normal"},

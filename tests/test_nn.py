@@ -319,6 +319,80 @@ def test_float32_stays_float32(kind: str, window: int, stride: Optional[int]) ->
     assert "f64" not in str(fg.make_graph(fg.grad(loss))(x))
 
 
+# ---------------------------------------------------------------------------------------
+# Padding: max pools pad with -inf, average pools with zeros counted in the window's size
+
+# (shape, window, stride, padding, explicit (top, bottom), (left, right))
+PADDED = [
+    pytest.param((1, 2, 5, 5), 3, 1, 1, ((1, 1), (1, 1)), id="3x3-s1-pad1"),
+    pytest.param((2, 1, 6, 7), (2, 3), (2, 1), (1, 2), ((1, 1), (2, 2)), id="2x3-pad-pair"),
+    # SAME: ceil(size / stride) outputs; an odd total puts the extra row after the image
+    pytest.param((1, 1, 7, 8), 3, 2, "SAME", ((1, 1), (0, 1)), id="SAME-3s2"),
+    pytest.param((1, 2, 5, 5), 2, 1, "same", ((0, 1), (0, 1)), id="SAME-2s1-lowercase"),
+    pytest.param((1, 1, 4, 6), 2, None, "SAME", ((0, 0), (0, 0)), id="SAME-divides"),
+    pytest.param((2, 1, 5, 4), 3, 3, "SAME", ((0, 1), (1, 1)), id="SAME-3s3"),
+]
+
+
+def padded(x: Any, pads: tuple[tuple[int, int], tuple[int, int]], kind: str) -> Any:
+    return np.pad(x, ((0, 0), (0, 0), *pads), constant_values=-np.inf if kind == "max" else 0.0)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize(("shape", "window", "stride", "padding", "pads"), PADDED)
+def test_padding_equals_the_reference_on_the_padded_image(
+        kind: str, shape: tuple[int, ...], window: Win, stride: Optional[Win], padding: Any,
+        pads: Any) -> None:
+    x = distinct(shape, seed=3)
+    y, pullback = fg.vjp(lambda a: POOLS[kind](a, window, stride, padding), x)
+    np.testing.assert_allclose(y, ref_pool(padded(x, pads, kind), window, stride, kind),
+                               rtol=1e-14, atol=1e-15)
+    if isinstance(padding, str) and padding.upper() == "SAME":
+        sh, sw = as_pair(window if stride is None else stride)
+        assert np.shape(y)[2:] == (-(-shape[2] // sh), -(-shape[3] // sw))
+    assert np.shape(y)[2:] == nn.pool.pooled_hw((shape[2], shape[3]), window, stride, padding)
+    ct = np.random.default_rng(4).standard_normal(np.shape(y))
+    (top, bottom), (left, right) = pads
+    full = ref_pool_vjp(padded(x, pads, kind), ct, window, stride, kind)
+    np.testing.assert_allclose(pullback(ct)[0], full[:, :, top:top + shape[2],
+                                                     left:left + shape[3]],
+                               rtol=1e-14, atol=1e-15)
+    check_grads(lambda a: POOLS[kind](a, window, stride, padding) ** 3, (x,), order=2)
+
+
+def test_padding_by_hand() -> None:
+    ones = np.ones((1, 1, 3, 3))
+    # every 3x3 window around an entry of a 3x3 image: zeros counted, as PyTorch's
+    # count_include_pad=True
+    np.testing.assert_allclose(nn.avg_pool2d(ones, 3, 1, 1)[0, 0],
+                               np.array([[4, 6, 4], [6, 9, 6], [4, 6, 4]]) / 9.0, rtol=1e-15)
+    # padding is never the maximum, even of an all-negative image
+    x = -1.0 - np.arange(9.0).reshape(1, 1, 3, 3)
+    np.testing.assert_array_equal(nn.max_pool2d(x, 2, 2, "SAME")[0, 0], [[-1, -3], [-7, -9]])
+    g = fg.grad(lambda a: fnp.sum(nn.max_pool2d(a, 2, 2, "SAME")))(x)[0, 0]
+    np.testing.assert_array_equal(g, [[1, 0, 1], [0, 0, 0], [1, 0, 1]])
+    x32 = x.astype(np.float32)
+    for pool in POOLS.values():
+        assert pool(x32, 3, 1, "SAME").dtype == np.float32
+        assert fg.grad(lambda a: fnp.sum(pool(a, 3, 1, 1)))(x32).dtype == np.float32
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_padding_errors(kind: str) -> None:
+    pool = POOLS[kind]
+    bads: list[Any] = [2, (0, 3), -1, "FULL", (1, 1, 1)]
+    for bad in bads:
+        with pytest.raises(ValueError, match=re.escape(
+                "padding must be 'VALID', 'SAME', or an int or a pair of ints, each at least 0 "
+                f"and smaller than the window (2, 3) (so that every window holds a part of the "
+                f"image), got {bad!r}")):
+            pool(np.ones((1, 1, 4, 4)), (2, 3), 1, bad)
+    with pytest.raises(ShapeError, match=re.escape(
+            f"{kind}_pool2d: the window (5, 5) is larger than the image (2, 2) of x (1, 1, 2, 2) "
+            "padded by 1")):
+        pool(np.ones((1, 1, 2, 2)), 5, 1, 1)
+
+
 def test_make_graph_names_the_pooling_primitives() -> None:
     x = np.ones((1, 2, 4, 4))
     text = str(fg.make_graph(fg.grad(lambda a: fnp.sum(nn.max_pool2d(a) ** 2)))(x))

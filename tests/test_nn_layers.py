@@ -46,6 +46,25 @@ LAYERS = [
                            nn.Tanh, nn.MaxPool2D(2, 1), nn.Flatten, nn.Linear(10),
                            nn.LogSoftmax), (2, 3, 10, 10), id="serial-deep"),
     pytest.param(nn.serial(), (2, 3), id="serial-empty"),
+    pytest.param(nn.MaxPool(3, 2, "SAME"), (2, 3, 7, 8), id="MaxPool-SAME-3s2"),
+    pytest.param(nn.AvgPool(3, 1, 1), (1, 2, 5, 4), id="AvgPool-pad1"),
+    pytest.param(nn.MaxPool((2, 3), padding=(1, 2)), (1, 2, 5, 4), id="MaxPool-pad-pair"),
+    pytest.param(nn.GlobalAvgPool, (2, 3, 4, 5), id="GlobalAvgPool"),
+    pytest.param(nn.Softmax, (2, 5), id="Softmax"),
+    pytest.param(nn.Identity, (2, 5), id="Identity"),
+    pytest.param(nn.BatchNorm(), (4, 3, 5, 5), id="BatchNorm-NCHW"),
+    pytest.param(nn.BatchNorm(), (6, 3), id="BatchNorm-NC"),
+    pytest.param(nn.BatchNorm(axis=-1), (2, 3, 4), id="BatchNorm-last-axis"),
+    pytest.param(nn.LayerNorm(), (3, 5), id="LayerNorm"),
+    pytest.param(nn.LayerNorm((1, 2, 3)), (2, 3, 4, 4), id="LayerNorm-CHW"),
+    pytest.param(nn.serial(nn.FanOut(2), nn.parallel(nn.Dense(4), nn.Identity),
+                           nn.FanInConcat(axis=-1)), (3, 5), id="FanOut-parallel-concat"),
+    pytest.param(nn.serial(nn.FanOut(3), nn.parallel(nn.Conv2D(3, 3, "SAME"), nn.Identity,
+                                                     nn.BatchNorm()),
+                           nn.FanInSum), (2, 3, 6, 6), id="residual-sum"),
+    pytest.param(nn.serial(nn.Conv2D(4, 3), nn.BatchNorm(), nn.Relu, nn.MaxPool(2, padding="SAME"),
+                           nn.GlobalAvgPool, nn.Dense(3), nn.LayerNorm()), (3, 2, 7, 7),
+                 id="serial-bn-ln"),
 ]
 
 
@@ -334,3 +353,457 @@ def test_tiny_cnn_overfits_random_images_to_zero_training_error() -> None:
     assert accuracy(params) == 1.0
     assert final_loss < 0.02 < first_loss
     assert all(leaf.dtype == np.float32 for leaf in fg.tree.leaves(params))
+
+
+# ---------------------------------------------------------------------------------------
+# The Layer protocol: state, keys, transformations
+
+
+def example_input(shape: tuple[int, ...], seed: int = 1, dtype: Any = np.float32) -> Any:
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def leaves_close(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    assert fg.tree.structure(a) == fg.tree.structure(b)
+    for x, y in zip(fg.tree.leaves(a), fg.tree.leaves(b)):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+
+
+def copied(tree: Any) -> Any:
+    return fg.tree.map(lambda leaf: np.array(leaf, copy=True), tree)
+
+
+@pytest.mark.parametrize(("layer", "input_shape"), LAYERS)
+def test_apply_with_state_in_training_gives_apply(layer: Layer,
+                                                  input_shape: tuple[int, ...]) -> None:
+    _, params = layer.init(random.key(0), input_shape)
+    state = layer.init_state(params)
+    x = example_input(input_shape)
+    before = copied((params, state, x))
+    y, new_state = layer.apply_with_state(params, state, x)
+    leaves_close(y, layer.apply(params, x), rtol=0, atol=0)
+    assert fg.tree.structure(new_state) == fg.tree.structure(state)
+    for old, new in zip(fg.tree.leaves(state), fg.tree.leaves(new_state)):
+        assert np.shape(old) == np.shape(new) and np.asarray(new).dtype == np.float32
+    leaves_close((params, state, x), before, rtol=0, atol=0)  # nothing mutated
+    # evaluation with the state works for every layer (BatchNorm's apply would refuse it)
+    y_eval, after_eval = layer.apply_with_state(params, new_state, x, train=False)
+    assert np.shape(y_eval) == np.shape(y) and np.asarray(y_eval).dtype == np.float32
+    leaves_close(after_eval, new_state, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("layer", "input_shape"), LAYERS)
+def test_jit_of_apply_and_apply_with_state(layer: Layer, input_shape: tuple[int, ...]) -> None:
+    _, params = layer.init(random.key(0), input_shape)
+    state = layer.init_state(params)
+    x = example_input(input_shape)
+    jitted = fg.jit(layer.apply)
+    leaves_close(jitted(params, x), layer.apply(params, x))
+    leaves_close(jitted(params, 2 * x), layer.apply(params, 2 * x))
+    assert jitted.trace_count == 1
+    stateful = fg.jit(layer.apply_with_state, static_argnames="train")
+    for train in (True, False):
+        leaves_close(stateful(params, state, x, train=train),
+                     layer.apply_with_state(params, state, x, train=train))
+
+
+@pytest.mark.parametrize(("layer", "input_shape"), LAYERS)
+def test_vmap_of_apply_is_apply_per_example(layer: Layer, input_shape: tuple[int, ...]) -> None:
+    # vmap over a leading axis of independent inputs (for BatchNorm: independent batches)
+    _, params = layer.init(random.key(0), input_shape)
+    state = layer.init_state(params)
+    xs = example_input((3, *input_shape))
+    batched = fg.vmap(lambda x: layer.apply(params, x))(xs)
+    leaves_close(batched, fg.tree.map(lambda *ys: np.stack(ys),
+                                      *[layer.apply(params, x) for x in xs]))
+    batched_state = fg.vmap(lambda x: layer.apply_with_state(params, state, x))(xs)
+    looped = [layer.apply_with_state(params, state, x) for x in xs]
+    leaves_close(batched_state, fg.tree.map(lambda *ys: np.stack(ys), *looped))
+
+
+def test_float32_gradients_through_a_model_with_batchnorm_and_dropout() -> None:
+    model = nn.serial(nn.Conv2D(4, 3), nn.BatchNorm(), nn.Relu, nn.Dropout(0.25),
+                      nn.GlobalAvgPool, nn.Dense(3), nn.LayerNorm())
+    _, params = model.init(random.key(0), (5, 2, 6, 6))
+    state = model.init_state(params)
+    x = example_input((5, 2, 6, 6))
+
+    def loss(p: Any, s: Any) -> tuple[Any, Any]:
+        y, new_state = model.apply_with_state(p, s, x, key=random.key(1))
+        return fg.numpy.sum(fg.numpy.sin(y)), new_state
+
+    grads, new_state = fg.grad(loss, has_aux=True)(params, state)
+    assert fg.tree.structure(grads) == fg.tree.structure(params)
+    for leaf in fg.tree.leaves((grads, new_state)):
+        assert type(leaf) is np.ndarray and leaf.dtype == np.float32
+    assert float(np.abs(grads[1]["scale"]).max()) > 0  # BatchNorm's params are trained
+
+
+def test_per_example_gradients_with_vmap_of_grad() -> None:
+    model = nn.serial(nn.Conv2D(3, 3, "SAME"), nn.BatchNorm(), nn.Relu,
+                      nn.MaxPool(2, padding="SAME"), nn.Dropout(0.2), nn.GlobalAvgPool,
+                      nn.Dense(4), nn.LayerNorm())
+    _, params = model.init(random.key(0), (-1, 2, 5, 5))
+    xs = example_input((4, 1, 2, 5, 5))  # four examples, each a batch of one
+    keys = random.split(random.key(1), 4)
+
+    def loss(p: Any, x: Any, k: Any) -> Any:
+        return fg.numpy.sum(fg.numpy.tanh(model.apply(p, x, key=k)))
+
+    per_example = fg.vmap(fg.grad(loss), in_axes=(None, 0, 0))(params, xs, keys)
+    for i in range(4):
+        leaves_close(fg.tree.map(lambda g: g[i], per_example), fg.grad(loss)(params, xs[i],
+                                                                               keys[i]),
+                     rtol=1e-4, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------
+# Gradients against finite differences, in float64
+
+
+def f64_input(shape: tuple[int, ...], seed: int = 2) -> Any:
+    return example_input(shape, seed, np.float64)
+
+
+def perturbed(params: Any, seed: int = 3) -> Any:
+    """params with every entry moved randomly (so scale != 1, offset != 0 are exercised)."""
+    rng = np.random.default_rng(seed)
+    return fg.tree.map(lambda p: p + 0.3 * rng.standard_normal(p.shape), params)
+
+
+GRAD_LAYERS = [
+    pytest.param(nn.Dense(3, dtype=np.float64), (4, 5), id="Dense"),
+    pytest.param(nn.BatchNorm(dtype=np.float64), (4, 3, 2, 2), id="BatchNorm-NCHW"),
+    pytest.param(nn.BatchNorm(dtype=np.float64), (5, 3), id="BatchNorm-NC"),
+    pytest.param(nn.LayerNorm(dtype=np.float64), (3, 4), id="LayerNorm"),
+    pytest.param(nn.LayerNorm((1, 2), dtype=np.float64), (2, 3, 4), id="LayerNorm-2-axes"),
+    pytest.param(nn.serial(nn.Conv2D(3, 2, dtype=np.float64), nn.BatchNorm(dtype=np.float64),
+                           nn.Relu, nn.AvgPool(2, 1, "SAME"), nn.Flatten,
+                           nn.Dense(2, dtype=np.float64)), (4, 2, 4, 4),
+                 id="serial-with-BatchNorm"),
+]
+
+
+@pytest.mark.parametrize(("layer", "input_shape"), GRAD_LAYERS)
+def test_check_grads_order_2_in_training(layer: Layer, input_shape: tuple[int, ...]) -> None:
+    _, params = layer.init(random.key(0), input_shape)
+    params = perturbed(params)
+    x = f64_input(input_shape)
+    # sin: the plain sum of a normalised output would not depend on x at all
+    check_grads(lambda p, xx: fg.numpy.sum(fg.numpy.sin(layer.apply(p, xx))), (params, x),
+                order=2)
+
+
+@pytest.mark.parametrize(("layer", "input_shape"), GRAD_LAYERS)
+def test_check_grads_order_2_in_evaluation(layer: Layer, input_shape: tuple[int, ...]) -> None:
+    _, params = layer.init(random.key(0), input_shape)
+    params = perturbed(params)
+    _, state = layer.apply_with_state(params, layer.init_state(params), f64_input(input_shape, 5))
+    x = f64_input(input_shape)
+
+    def f(p: Any, xx: Any) -> Any:
+        return fg.numpy.sum(fg.numpy.sin(layer.apply_with_state(p, state, xx, train=False)[0]))
+
+    check_grads(f, (params, x), order=2)
+
+
+def test_check_grads_through_dropout_with_a_fixed_key() -> None:
+    layer = nn.serial(nn.Dense(6, dtype=np.float64), nn.Dropout(0.5), nn.Tanh)
+    _, params = layer.init(random.key(0), (3, 4))
+    check_grads(lambda p, x: fg.numpy.sum(layer.apply(p, x, key=random.key(7)) ** 2),
+                (params, f64_input((3, 4))), order=2)
+
+
+# ---------------------------------------------------------------------------------------
+# BatchNorm, LayerNorm, Dropout: values by hand
+
+
+def test_batchnorm_training_and_evaluation_values_by_hand() -> None:
+    x = np.array([[1.0, -2.0], [3.0, 0.0], [2.0, 4.0], [6.0, 2.0]], np.float32)
+    layer = nn.BatchNorm(momentum=0.8, epsilon=0.01)
+    _, params = layer.init(random.key(0), x.shape)
+    np.testing.assert_array_equal(params["scale"], [1, 1])
+    np.testing.assert_array_equal(params["offset"], [0, 0])
+    params = {"scale": np.array([2.0, 0.5], np.float32),
+              "offset": np.array([1.0, -1.0], np.float32)}
+    # column 0: mean 3, biased variance (4 + 0 + 1 + 9) / 4 = 3.5; column 1: mean 1,
+    # (9 + 1 + 9 + 1) / 4 = 5
+    expected = ((x - [3.0, 1.0]) / np.sqrt(np.array([3.5, 5.0]) + 0.01) * [2.0, 0.5]
+                + [1.0, -1.0])
+    np.testing.assert_allclose(layer.apply(params, x), expected, rtol=1e-6)
+    state = layer.init_state(params)
+    np.testing.assert_array_equal(state["mean"], [0, 0])
+    np.testing.assert_array_equal(state["var"], [1, 1])
+    y, state = layer.apply_with_state(params, state, x)
+    np.testing.assert_allclose(y, expected, rtol=1e-6)
+    # running = 0.8 * running + 0.2 * batch, with the unbiased variance (14 / 3, 20 / 3)
+    np.testing.assert_allclose(state["mean"], [0.2 * 3.0, 0.2 * 1.0], rtol=1e-6)
+    np.testing.assert_allclose(state["var"], [0.8 + 0.2 * 14 / 3, 0.8 + 0.2 * 20 / 3], rtol=1e-6)
+    y_eval, same = layer.apply_with_state(params, state, x, train=False)
+    assert same is state
+    np.testing.assert_allclose(
+        y_eval, (x - state["mean"]) / np.sqrt(state["var"] + 0.01) * [2.0, 0.5] + [1.0, -1.0],
+        rtol=1e-5)
+
+
+def test_batchnorm_running_statistics_over_three_steps_nchw() -> None:
+    layer = nn.BatchNorm()  # momentum 0.9, epsilon 1e-5
+    _, params = layer.init(random.key(0), (-1, 3, 4, 5))
+    state = layer.init_state(params)
+    mean, var = np.zeros(3), np.ones(3)
+    for step in range(3):
+        x = (example_input((6, 3, 4, 5), seed=step) * [[[[1.0]], [[2.0]], [[0.5]]]]
+             + step).astype(np.float32)
+        before = copied(state)
+        y, state = layer.apply_with_state(params, state, x)
+        leaves_close(before, copied(before), rtol=0, atol=0)
+        mean = 0.9 * mean + 0.1 * x.mean(axis=(0, 2, 3))
+        var = 0.9 * var + 0.1 * x.var(axis=(0, 2, 3), ddof=1)
+        np.testing.assert_allclose(state["mean"], mean, rtol=1e-5)
+        np.testing.assert_allclose(state["var"], var, rtol=1e-5)
+        assert state["mean"].dtype == np.float32 and state["var"].dtype == np.float32
+        batch_normed = ((x - x.mean(axis=(0, 2, 3), keepdims=True))
+                        / np.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + 1e-5))
+        np.testing.assert_allclose(y, batch_normed, rtol=1e-4, atol=1e-5)
+    y_eval, _ = layer.apply_with_state(params, state, x, train=False)
+    np.testing.assert_allclose(
+        y_eval, (x - mean.reshape(1, 3, 1, 1)) / np.sqrt(var.reshape(1, 3, 1, 1) + 1e-5),
+        rtol=1e-4, atol=1e-5)
+
+
+def test_serial_state_is_the_tuple_of_its_layers_states() -> None:
+    model = nn.serial(nn.Dense(3), nn.BatchNorm(), nn.Relu, nn.BatchNorm(momentum=0.5))
+    _, params = model.init(random.key(0), (8, 4))
+    state = model.init_state(params)
+    assert len(state) == 4 and state[0] == () and state[2] == ()
+    assert set(state[1]) == {"mean", "var"} and state[3]["var"].shape == (3,)
+    x = example_input((8, 4))
+    y, new_state = model.apply_with_state(params, state, x)
+    # the same as threading the state through the layers one by one
+    h = nn.Dense(3).apply(params[0], x)
+    h, s1 = nn.BatchNorm().apply_with_state(params[1], state[1], h)
+    h = np.maximum(h, 0)
+    h, s3 = nn.BatchNorm(momentum=0.5).apply_with_state(params[3], state[3], h)
+    np.testing.assert_allclose(y, h, rtol=1e-6)
+    leaves_close(new_state, ((), s1, (), s3), rtol=1e-6)
+
+
+def test_layernorm_values_by_hand() -> None:
+    x = example_input((2, 3, 4))
+    layer = nn.LayerNorm(epsilon=1e-3)
+    _, params = layer.init(random.key(0), x.shape)
+    assert params["scale"].shape == (4,) and params["offset"].shape == (4,)
+    params = perturbed(params)
+    normed = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3)
+    np.testing.assert_allclose(layer.apply(params, x), normed * params["scale"]
+                               + params["offset"], rtol=1e-5, atol=1e-6)
+    two = nn.LayerNorm((-2, 1))  # the same axis twice
+    with pytest.raises(fg.ShapeError, match=re.escape("LayerNorm(axis=(-2, 1)): axis (-2, 1) "
+                                                      "does not name distinct axes")):
+        two.init(random.key(0), x.shape)
+    layer2 = nn.LayerNorm((0, 2))
+    _, p2 = layer2.init(random.key(0), x.shape)
+    assert p2["scale"].shape == (2, 4)
+    normed2 = (x - x.mean((0, 2), keepdims=True)) / np.sqrt(x.var((0, 2), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(layer2.apply(p2, x), normed2, rtol=1e-5, atol=1e-5)
+
+
+def test_dropout_masks_the_rate_and_scales_the_rest() -> None:
+    rate = 0.3
+    layer = nn.Dropout(rate)
+    x = np.ones((200, 500), np.float32)
+    y = np.asarray(layer.apply((), x, key=random.key(0)))
+    assert y.dtype == np.float32
+    dropped = y == 0
+    # 100000 draws: the fraction's standard deviation is 0.0015
+    assert float(dropped.mean()) == pytest.approx(rate, abs=0.006)
+    np.testing.assert_array_equal(y[~dropped], np.float32(1 / (1 - rate)))
+    assert float(y.mean()) == pytest.approx(1.0, abs=0.01)  # inverted: the mean is kept
+    # the same key, the same mask; another key, another mask; evaluation is the identity
+    np.testing.assert_array_equal(layer.apply((), x, key=random.key(0)), y)
+    other = np.asarray(layer.apply((), x, key=random.key(1))) == 0
+    assert float(np.mean(other != dropped)) == pytest.approx(2 * rate * (1 - rate), abs=0.01)
+    assert layer.apply((), x, key=random.key(0), train=False) is x
+    assert layer.apply((), x, train=False) is x
+    # each example gets its own mask under vmap with a key per example
+    keys = random.split(random.key(2), 3)
+    xs = example_input((3, 40))
+    batched = fg.vmap(lambda xi, k: layer.apply((), xi, key=k))(xs, keys)
+    for xi, k, yi in zip(xs, keys, np.asarray(batched)):
+        np.testing.assert_array_equal(yi, layer.apply((), xi, key=k))
+    # under jit: new numbers for each key, without tracing again
+    jitted = fg.jit(lambda xx, k: layer.apply((), xx, key=k))
+    np.testing.assert_array_equal(jitted(x, random.key(0)), y)
+    np.testing.assert_array_equal(np.asarray(jitted(x, random.key(1))) == 0, other)
+    assert jitted.trace_count == 1
+
+
+def test_combinators_give_each_random_layer_its_own_key() -> None:
+    x = np.ones((4, 50), np.float32)
+    two = nn.serial(nn.Dropout(0.5), nn.Identity, nn.Dropout(0.5))
+    _, params = two.init(random.key(0), x.shape)
+    y = np.asarray(two.apply(params, x, key=random.key(3)))
+    # two independent masks: 1/4 of the entries survive both (scaled by 2 twice)
+    assert set(np.unique(y).tolist()) == {0.0, 4.0}
+    np.testing.assert_array_equal(two.apply(params, x, key=random.key(3)), y)
+    k0, _, k2 = random.split(random.key(3), 3)
+    by_hand = nn.Dropout(0.5).apply((), nn.Dropout(0.5).apply((), x, key=k0), key=k2)
+    np.testing.assert_array_equal(y, by_hand)
+    branches = nn.serial(nn.FanOut(2), nn.parallel(nn.Dropout(0.5), nn.Dropout(0.5)))
+    a, b = branches.apply(((), ((), ())), x, key=random.key(4))
+    assert not np.array_equal(np.asarray(a) == 0, np.asarray(b) == 0)
+
+
+# ---------------------------------------------------------------------------------------
+# The other new layers: values
+
+
+def test_pool_layers_with_padding_and_global_average() -> None:
+    x = example_input((2, 3, 5, 6))
+    np.testing.assert_array_equal(nn.MaxPool(3, 2, "SAME").apply((), x),
+                                  nn.max_pool2d(x, 3, 2, "SAME"))
+    np.testing.assert_array_equal(nn.AvgPool(2, 1, 1).apply((), x), nn.avg_pool2d(x, 2, 1, 1))
+    assert nn.MaxPool(3, 2, "SAME").init(random.key(0), (-1, 3, 5, 6))[0] == (-1, 3, 3, 3)
+    assert nn.MaxPool2D is nn.MaxPool and nn.AvgPool2D is nn.AvgPool
+    np.testing.assert_allclose(nn.GlobalAvgPool.apply((), x), x.mean(axis=(2, 3)), rtol=1e-6)
+    assert nn.GlobalAvgPool.init(random.key(0), (-1, 3, 5, 6))[0] == (-1, 3)
+
+
+def test_fan_out_parallel_and_fan_in_values() -> None:
+    x = example_input((3, 4))
+    model = nn.serial(nn.FanOut(3), nn.parallel(nn.Dense(2), nn.Tanh, nn.Identity))
+    out_shape, params = model.init(random.key(0), x.shape)
+    assert out_shape == ((3, 2), (3, 4), (3, 4))
+    a, b, c = model.apply(params, x)
+    np.testing.assert_allclose(a, x @ params[1][0]["w"] + params[1][0]["b"], rtol=1e-6)
+    np.testing.assert_allclose(b, np.tanh(x), rtol=1e-6)
+    np.testing.assert_array_equal(c, x)
+    np.testing.assert_allclose(nn.FanInSum.apply((), (x, 2 * x, -x)), 2 * x, rtol=1e-6)
+    np.testing.assert_array_equal(nn.FanInConcat(axis=-1).apply((), (a, b)),
+                                  np.concatenate([a, b], axis=-1))
+    assert nn.FanInConcat(axis=1).init(random.key(0), ((-1, 2, 5), (-1, 3, 5)))[0] == (-1, 5, 5)
+    assert nn.FanInSum.init(random.key(0), ((-1, 4), (-1, 4)))[0] == (-1, 4)
+    # parallel splits its key like serial: layer i's params are those it gets alone
+    _, p = nn.parallel(nn.Dense(2), nn.Dense(3)).init(random.key(5), ((1, 4), (1, 4)))
+    _, alone = nn.Dense(3).init(random.split(random.key(5), 2)[1], (1, 4))
+    np.testing.assert_array_equal(p[1]["w"], alone["w"])
+
+
+def test_softmax_layer_and_elementwise() -> None:
+    x = example_input((2, 5))
+    e = np.exp(x - x.max(-1, keepdims=True))
+    np.testing.assert_allclose(nn.Softmax.apply((), x), e / e.sum(-1, keepdims=True), rtol=1e-6)
+    cube = nn.elementwise(lambda v: v ** 3)
+    np.testing.assert_allclose(cube.apply((), x, key=random.key(0), train=False), x ** 3,
+                               rtol=1e-6)
+
+
+def test_a_stax_style_apply_without_keywords_keeps_working() -> None:
+    double = Layer(lambda key, shape: (shape, ()), lambda params, x: 2 * x)
+    x = example_input((2, 3))
+    np.testing.assert_array_equal(double.apply((), x, key=random.key(0), train=False), 2 * x)
+    model = nn.serial(double, nn.Dropout(0.5), double)
+    y = model.apply(((), (), ()), x, key=random.key(1))
+    assert np.all((np.asarray(y) == 0) | np.isclose(y, 8 * x))
+    def key_only(params: Any, x: Any, key: Any = None) -> Any:
+        return x
+
+    with pytest.raises(TypeError, match="takes only one of the keywords key and train"):
+        Layer(lambda key, shape: (shape, ()), key_only)
+
+
+# ---------------------------------------------------------------------------------------
+# Errors
+
+
+def test_dense_shape_error_names_the_layer_and_both_shapes() -> None:
+    model = nn.serial(nn.Flatten, nn.Dense(10))
+    _, params = model.init(random.key(0), (-1, 1, 28, 28))
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "serial: layers[1] (of 2): Dense(10): got input (5, 783) but was initialised for "
+            "784 features on its last axis")):
+        model.apply(params, np.zeros((5, 783), np.float32))
+
+
+def test_serial_names_the_failing_layer_in_init_and_in_nested_serials() -> None:
+    inner = nn.serial(nn.Relu, nn.MaxPool(2))
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "serial: layers[2] (of 3): serial: layers[1] (of 2): MaxPool(window=2, stride=None, "
+            "padding='VALID'): needs NCHW input (batch, channels, height, width), got shape "
+            "(-1, 4)")):
+        nn.serial(nn.Dense(4), nn.Tanh, inner).init(random.key(0), (-1, 3))
+
+
+def test_fan_in_errors_name_the_layer_and_the_shapes() -> None:
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "FanInSum: needs inputs of equal shapes, got (2, 3), (2, 4)")):
+        nn.FanInSum.apply((), (np.ones((2, 3)), np.ones((2, 4))))
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "FanInSum: needs inputs of equal shapes, got (-1, 3), (-1, 3, 1)")):
+        nn.FanInSum.init(random.key(0), ((-1, 3), (-1, 3, 1)))
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "FanInSum: needs a tuple of inputs (from FanOut or parallel), got one array of "
+            "shape (2, 3)")):
+        nn.FanInSum.apply((), np.ones((2, 3)))
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "FanInConcat(axis=1): needs inputs of shapes equal but along axis 1, got "
+            "(2, 3, 4), (2, 5, 3)")):
+        nn.FanInConcat().apply((), (np.ones((2, 3, 4)), np.ones((2, 5, 3))))
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "FanInConcat(axis=2): axis 2 is out of range for inputs of shapes (2, 3), (2, 3)")):
+        nn.FanInConcat(2).init(random.key(0), ((2, 3), (2, 3)))
+    with pytest.raises(ValueError, match=re.escape("parallel: 2 layers but inputs for 3")):
+        nn.parallel(nn.Relu, nn.Relu).apply(((), ()), (1.0, 2.0, 3.0))
+
+
+def test_normalisation_errors() -> None:
+    layer = nn.BatchNorm()
+    _, params = layer.init(random.key(0), (-1, 4, 3, 3))
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "BatchNorm(axis=1): got input (2, 5, 3, 3) with 5 features on axis 1 but was "
+            "initialised for 4")):
+        layer.apply(params, np.zeros((2, 5, 3, 3), np.float32))
+    with pytest.raises(ValueError, match=re.escape(
+            "use layer.apply_with_state(params, state, x, train=False)")):
+        layer.apply(params, np.zeros((2, 4, 3, 3), np.float32), train=False)
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "BatchNorm(axis=1): training needs more than one value per feature")):
+        layer.apply_with_state(params, layer.init_state(params), np.zeros((1, 4, 1, 1)))
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "BatchNorm(axis=2): axis 2 does not name distinct axes of an input with 2 axes")):
+        nn.BatchNorm(axis=2).init(random.key(0), (-1, 3))
+    with pytest.raises(ValueError, match=re.escape("serial: 2 layers but states for 1")):
+        model = nn.serial(nn.Relu, layer)
+        model.apply_with_state(((), params), ((),), np.zeros((2, 4, 3, 3)))
+    _, ln = nn.LayerNorm().init(random.key(0), (2, 6))
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "LayerNorm(axis=-1): got input (2, 5), with (5,) on the normalised axes, but was "
+            "initialised for (6,)")):
+        nn.LayerNorm().apply(ln, np.zeros((2, 5)))
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "LayerNorm(axis=0): the normalised axes of input shape (-1, 6) must have known "
+            "sizes")):
+        nn.LayerNorm(0).init(random.key(0), (-1, 6))
+
+
+def test_dropout_errors() -> None:
+    with pytest.raises(TypeError, match=re.escape(
+            "Dropout(0.5): training (train=True) needs a random key")):
+        nn.serial(nn.Dropout(0.5)).apply(((),), np.ones(3))
+    for rate in (-0.1, 1.0):
+        with pytest.raises(ValueError, match=re.escape(f"Dropout: rate must be in [0, 1), got "
+                                                       f"{rate}")):
+            nn.Dropout(rate)
+
+
+def test_pool_layer_errors() -> None:
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "AvgPool(window=3, stride=None, padding='VALID'): the window is larger than the "
+            "image of shape (1, 1, 2, 4)")):
+        nn.AvgPool(3).apply((), np.zeros((1, 1, 2, 4)))
+    with pytest.raises(fg.ShapeError, match=re.escape(
+            "GlobalAvgPool: needs input (batch, channels, *spatial), got shape (2, 3)")):
+        nn.GlobalAvgPool.apply((), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=re.escape(
+            "padding must be 'VALID', 'SAME', or an int or a pair of ints")):
+        nn.MaxPool(2, padding=2).init(random.key(0), (1, 1, 4, 4))
