@@ -33,14 +33,16 @@ LADDER = [
     {"core"},
     {"graph"},
     PRIMITIVES_AND_NUMPY,
-    {"batching", "nn.activations", "nn.pool", "optim", "random"},
-    {"autodiff", "nn.conv", "nn.losses"},
-    {"jit", "testing", "nn.layers"},
-    {"custom", "control", "nn", "scipy.linalg"},
+    {"batching", "nn.pool", "optim", "random"},
+    {"autodiff", "nn.conv", "nn.initializers"},
+    {"jit", "testing"},
+    {"custom", "control", "scipy.linalg"},
     {"lax", "scipy.special"},
-    {"scipy.stats.norm", "scipy.stats.multivariate_normal"},
-    {"scipy.stats"},
-    {"scipy"},
+    # the activations build on scipy.special's erfc, expit and softmax
+    {"scipy.stats.norm", "scipy.stats.multivariate_normal", "nn.activations"},
+    {"scipy.stats", "nn.losses"},
+    {"scipy", "nn.layers"},
+    {"nn"},
 ]
 RUNG = {module: i for i, rung in enumerate(LADDER) for module in rung}
 

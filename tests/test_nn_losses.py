@@ -278,23 +278,41 @@ def test_cross_entropy_check_grads() -> None:
 
 
 def test_cross_entropy_shape_errors() -> None:
-    with pytest.raises(ValueError, match=re.escape(
-            "cross_entropy: logits must be (batch, classes), got shape (5,)")):
+    def raises(message: str) -> Any:
+        return pytest.raises(ValueError, match=re.escape(message))
+
+    with raises("cross_entropy: integer labels must have shape () for logits of shape (5,) "
+                "(classes on axis -1), got (1,)"):
         nn.cross_entropy(np.ones(5), np.array([1]))
-    with pytest.raises(ValueError, match=re.escape(
-            "cross_entropy: integer labels must have shape (2,) for logits of shape (2, 5), "
-            "got (1,)")):
+    with raises("cross_entropy: integer labels must have shape (2,) for logits of shape (2, 5) "
+                "(classes on axis -1), got (1,)"):
         nn.cross_entropy(np.ones((2, 5)), np.array([1]))
-    with pytest.raises(ValueError, match=re.escape(
-            "cross_entropy: integer labels must have shape (2,) for logits of shape (2, 5), "
-            "got (2, 1)")):
+    with raises("cross_entropy: integer labels must have shape (2,) for logits of shape (2, 5) "
+                "(classes on axis -1), got (2, 1)"):
         nn.cross_entropy(np.ones((2, 5)), np.array([[1], [2]]))
-    with pytest.raises(ValueError, match=re.escape(
-            "cross_entropy: target probabilities must have the logits' shape (2, 5), "
-            "got (2, 4)")):
+    with raises("cross_entropy: integer labels must have shape (5,) for logits of shape (2, 5) "
+                "(classes on axis 0), got (2,)"):
+        nn.cross_entropy(np.ones((2, 5)), np.array([1, 0]), axis=0)
+    with raises("cross_entropy: target probabilities must have the shape of logits (2, 5), "
+                "got (2, 4)"):
         nn.cross_entropy(np.ones((2, 5)), np.ones((2, 4)))
+    with raises("cross_entropy: axis 2 is out of range for logits of shape (2, 5)"):
+        nn.cross_entropy(np.ones((2, 5)), np.array([1, 0]), axis=2)
+    with raises("cross_entropy: axis -1 is out of range for logits of shape ()"):
+        nn.cross_entropy(np.float64(1.0), np.array(0))
+    with raises("cross_entropy: labels must lie in [0, 5) for 5 classes, got 5"):
+        nn.cross_entropy(np.ones((2, 5)), np.array([1, 5]))
+    with raises("cross_entropy: labels must lie in [0, 5) for 5 classes, got -1"):
+        nn.cross_entropy(np.ones((2, 5)), np.array([-1, 0]))
+    with raises("cross_entropy: reduction must be 'mean', 'sum' or 'none', got 'avg'"):
+        nn.cross_entropy(np.ones((2, 5)), np.array([1, 0]), reduction="avg")  # type: ignore[arg-type]  # the error under test
+    with raises("cross_entropy: label_smoothing must lie in [0, 1], got 1.5"):
+        nn.cross_entropy(np.ones((2, 5)), np.array([1, 0]), label_smoothing=1.5)
+    with raises("nll: integer labels must have shape (2,) for log_probs of shape (2, 5) "
+                "(classes on axis -1), got (3,)"):
+        nn.nll(np.ones((2, 5)), np.array([1, 0, 2]))
     # and under grad
-    with pytest.raises(ValueError, match=re.escape("got (3,)")):
+    with raises("got (3,)"):
         fg.grad(lambda z: nn.cross_entropy(z, np.array([0, 1, 2])))(np.ones((2, 5)))
 
 
