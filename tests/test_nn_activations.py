@@ -237,12 +237,14 @@ def test_softmax_family_at_1e4_in_float32() -> None:
         lse = nn.logsumexp(z, axis=-1)
         g = fg.grad(lambda u: fnp.sum(nn.log_softmax(u)[:, 1]))(z)
     assert p.dtype == logp.dtype == lse.dtype == g.dtype == np.float32
-    np.testing.assert_allclose(np.asarray(p), [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-7,
+    np.testing.assert_allclose(np.asarray(p), np.array([[1, 0, 0], [1 / 3] * 3]), rtol=1e-7,
                                atol=0)
-    np.testing.assert_allclose(np.asarray(logp), [[0, -BIG, -2 * BIG], [-math.log(3)] * 3],
+    expected = np.array([[0, -BIG, -2 * BIG], [-math.log(3)] * 3])
+    np.testing.assert_allclose(np.asarray(logp), expected,
                                rtol=1e-6)
     np.testing.assert_allclose(np.asarray(lse), [BIG, -BIG + math.log(3)], rtol=1e-7)
-    np.testing.assert_allclose(g, [[-1, 1, 0], [-1 / 3, 2 / 3, -1 / 3]], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(g, np.array([[-1, 1, 0], [-1 / 3, 2 / 3, -1 / 3]]), rtol=1e-6,
+                               atol=1e-7)
 
 
 # ---------------------------------------------------------------------------- dtypes

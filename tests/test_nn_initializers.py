@@ -111,7 +111,8 @@ def test_zeros_and_ones() -> None:
 def test_errors() -> None:
     with pytest.raises(ValueError, match=re.escape("initializer: fan_in must be positive, got 0")):
         nn.he_normal(random.key(0), (0, 3), 0, 3)
-    with pytest.raises(ValueError, match=re.escape("initializer: fan_out must be positive, got -1")):
+    with pytest.raises(ValueError,
+                       match=re.escape("initializer: fan_out must be positive, got -1")):
         nn.glorot_uniform(random.key(0), (2, 3), 2, -1)
     with pytest.raises(ValueError, match=re.escape(
             "orthogonal: shape must have at least 2 axes, got (5,)")):

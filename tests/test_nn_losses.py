@@ -305,7 +305,8 @@ def test_cross_entropy_shape_errors() -> None:
     with raises("cross_entropy: labels must lie in [0, 5) for 5 classes, got -1"):
         nn.cross_entropy(np.ones((2, 5)), np.array([-1, 0]))
     with raises("cross_entropy: reduction must be 'mean', 'sum' or 'none', got 'avg'"):
-        nn.cross_entropy(np.ones((2, 5)), np.array([1, 0]), reduction="avg")  # type: ignore[arg-type]  # the error under test
+        # (the error under test)
+        nn.cross_entropy(np.ones((2, 5)), np.array([1, 0]), reduction="avg")  # type: ignore[arg-type]
     with raises("cross_entropy: label_smoothing must lie in [0, 1], got 1.5"):
         nn.cross_entropy(np.ones((2, 5)), np.array([1, 0]), label_smoothing=1.5)
     with raises("nll: integer labels must have shape (2,) for log_probs of shape (2, 5) "
@@ -480,7 +481,7 @@ def test_loss_errors_name_the_arguments() -> None:
     with raises("huber: delta must be positive, got 0.0"):
         nn.huber(np.ones(2), np.ones(2), 0.0)
     with raises("l1: reduction must be 'mean', 'sum' or 'none', got 'max'"):
-        nn.l1(np.ones(2), np.ones(2), reduction="max")  # type: ignore[arg-type]  # the error under test
+        nn.l1(np.ones(2), np.ones(2), reduction="max")  # type: ignore[arg-type]  # under test
     with raises("binary_cross_entropy_with_logits: logits and targets must have the same "
                 "shape, got (4,) and (4, 1)"):
         nn.binary_cross_entropy_with_logits(np.ones(4), np.ones((4, 1)))
