@@ -33,15 +33,17 @@ LADDER = [
     {"core"},
     {"graph"},
     PRIMITIVES_AND_NUMPY,
-    {"batching", "nn.activations", "nn.pool", "optim.base", "optim.schedules", "random"},
-    {"autodiff", "nn.conv", "nn.losses", "optim.optimizers", "optim.transforms"},
-    {"jit", "testing", "nn.layers", "optim"},
-    {"nn.combinators", "nn.normalization"},
-    {"custom", "control", "nn", "scipy.linalg"},
+    {"batching", "nn.pool", "optim.base", "optim.schedules", "random"},
+    {"autodiff", "nn.conv", "nn.initializers", "optim.optimizers", "optim.transforms"},
+    {"jit", "testing", "optim"},
+    {"custom", "control", "scipy.linalg"},
     {"lax", "scipy.special", "explain"},
-    {"scipy.stats.norm", "scipy.stats.multivariate_normal"},
-    {"scipy.stats"},
-    {"scipy"},
+    # the activations build on scipy.special's erfc, expit and softmax
+    {"scipy.stats.norm", "scipy.stats.multivariate_normal", "nn.activations"},
+    {"scipy.stats", "nn.losses"},
+    {"scipy", "nn.layers"},
+    {"nn.combinators", "nn.normalization"},
+    {"nn"},
 ]
 RUNG = {module: i for i, rung in enumerate(LADDER) for module in rung}
 

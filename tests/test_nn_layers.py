@@ -41,6 +41,8 @@ LAYERS = [
     pytest.param(nn.Sigmoid, (2, 3), id="Sigmoid"),
     pytest.param(nn.Tanh, (2, 3), id="Tanh"),
     pytest.param(nn.LogSoftmax, (2, 5), id="LogSoftmax"),
+    pytest.param(nn.Gelu, (2, 5), id="Gelu"),
+    pytest.param(nn.Softplus, (2, 5), id="Softplus"),
     pytest.param(small_cnn(), (3, 1, 12, 12), id="serial-cnn"),
     pytest.param(nn.serial(nn.Conv2D(4, 3, "SAME"), nn.Relu, nn.AvgPool2D(2), nn.Conv2D(6, 2),
                            nn.Tanh, nn.MaxPool2D(2, 1), nn.Flatten, nn.Linear(10),
@@ -145,6 +147,22 @@ def test_layer_apply_values() -> None:
     np.testing.assert_array_equal(nn.Flatten.apply((), x), x.reshape(2, -1))
     np.testing.assert_array_equal(nn.Relu.apply((), x), np.maximum(x, 0))
     np.testing.assert_array_equal(nn.LogSoftmax.apply((), h), nn.log_softmax(h))
+
+
+ACTIVATION_LAYERS = [
+    (nn.Relu6, nn.relu6), (nn.LeakyRelu, nn.leaky_relu), (nn.Elu, nn.elu), (nn.Selu, nn.selu),
+    (nn.Celu, nn.celu), (nn.Gelu, nn.gelu), (nn.Silu, nn.silu), (nn.Swish, nn.swish),
+    (nn.Softplus, nn.softplus), (nn.Softsign, nn.softsign), (nn.LogSigmoid, nn.log_sigmoid),
+    (nn.HardTanh, nn.hard_tanh), (nn.Softmax, nn.softmax),
+]
+
+
+@pytest.mark.parametrize(("layer", "fn"), ACTIVATION_LAYERS)
+def test_activation_layers_apply_their_function(layer: nn.Layer, fn: Any) -> None:
+    x = np.linspace(-8.0, 8.0, 24, dtype=np.float32).reshape(2, 12)
+    shape, params = layer.init(random.key(0), x.shape)
+    assert shape == x.shape and params == ()
+    np.testing.assert_array_equal(np.asarray(layer.apply(params, x)), np.asarray(fn(x)))
 
 
 def test_serial_rejects_params_of_the_wrong_length() -> None:

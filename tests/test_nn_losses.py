@@ -278,23 +278,42 @@ def test_cross_entropy_check_grads() -> None:
 
 
 def test_cross_entropy_shape_errors() -> None:
-    with pytest.raises(ValueError, match=re.escape(
-            "cross_entropy: logits must be (batch, classes), got shape (5,)")):
+    def raises(message: str) -> Any:
+        return pytest.raises(ValueError, match=re.escape(message))
+
+    with raises("cross_entropy: integer labels must have shape () for logits of shape (5,) "
+                "(classes on axis -1), got (1,)"):
         nn.cross_entropy(np.ones(5), np.array([1]))
-    with pytest.raises(ValueError, match=re.escape(
-            "cross_entropy: integer labels must have shape (2,) for logits of shape (2, 5), "
-            "got (1,)")):
+    with raises("cross_entropy: integer labels must have shape (2,) for logits of shape (2, 5) "
+                "(classes on axis -1), got (1,)"):
         nn.cross_entropy(np.ones((2, 5)), np.array([1]))
-    with pytest.raises(ValueError, match=re.escape(
-            "cross_entropy: integer labels must have shape (2,) for logits of shape (2, 5), "
-            "got (2, 1)")):
+    with raises("cross_entropy: integer labels must have shape (2,) for logits of shape (2, 5) "
+                "(classes on axis -1), got (2, 1)"):
         nn.cross_entropy(np.ones((2, 5)), np.array([[1], [2]]))
-    with pytest.raises(ValueError, match=re.escape(
-            "cross_entropy: target probabilities must have the logits' shape (2, 5), "
-            "got (2, 4)")):
+    with raises("cross_entropy: integer labels must have shape (5,) for logits of shape (2, 5) "
+                "(classes on axis 0), got (2,)"):
+        nn.cross_entropy(np.ones((2, 5)), np.array([1, 0]), axis=0)
+    with raises("cross_entropy: target probabilities must have the shape of logits (2, 5), "
+                "got (2, 4)"):
         nn.cross_entropy(np.ones((2, 5)), np.ones((2, 4)))
+    with raises("cross_entropy: axis 2 is out of range for logits of shape (2, 5)"):
+        nn.cross_entropy(np.ones((2, 5)), np.array([1, 0]), axis=2)
+    with raises("cross_entropy: axis -1 is out of range for logits of shape ()"):
+        nn.cross_entropy(np.float64(1.0), np.array(0))
+    with raises("cross_entropy: labels must lie in [0, 5) for 5 classes, got 5"):
+        nn.cross_entropy(np.ones((2, 5)), np.array([1, 5]))
+    with raises("cross_entropy: labels must lie in [0, 5) for 5 classes, got -1"):
+        nn.cross_entropy(np.ones((2, 5)), np.array([-1, 0]))
+    with raises("cross_entropy: reduction must be 'mean', 'sum' or 'none', got 'avg'"):
+        # (the error under test)
+        nn.cross_entropy(np.ones((2, 5)), np.array([1, 0]), reduction="avg")  # type: ignore[arg-type]
+    with raises("cross_entropy: label_smoothing must lie in [0, 1], got 1.5"):
+        nn.cross_entropy(np.ones((2, 5)), np.array([1, 0]), label_smoothing=1.5)
+    with raises("nll: integer labels must have shape (2,) for log_probs of shape (2, 5) "
+                "(classes on axis -1), got (3,)"):
+        nn.nll(np.ones((2, 5)), np.array([1, 0, 2]))
     # and under grad
-    with pytest.raises(ValueError, match=re.escape("got (3,)")):
+    with raises("got (3,)"):
         fg.grad(lambda z: nn.cross_entropy(z, np.array([0, 1, 2])))(np.ones((2, 5)))
 
 
@@ -316,3 +335,153 @@ def test_mse() -> None:
     t = np.array([[1.0, 0.0], [0.0, 4.0]])
     assert float(nn.mse(p, t)) == pytest.approx((0 + 4 + 9 + 0) / 4, rel=1e-15)
     np.testing.assert_allclose(fg.grad(nn.mse)(p, t), 2 * (p - t) / 4, rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------------------
+# reductions, label smoothing, nll, regression losses, binary cross-entropy
+
+
+def test_reductions_of_cross_entropy() -> None:
+    logits = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    labels = np.array([0, 2])
+    each = [-math.log(np_softmax(logits[0])[0]), math.log(3.0)]
+    np.testing.assert_allclose(np.asarray(nn.cross_entropy(logits, labels, reduction="none")),
+                               each, rtol=1e-15)
+    assert float(nn.cross_entropy(logits, labels, reduction="sum")) == pytest.approx(
+        sum(each), rel=1e-15)
+    assert float(nn.cross_entropy(logits, labels)) == pytest.approx(sum(each) / 2, rel=1e-15)
+    # any number of batch axes, classes on any axis
+    z = np.random.default_rng(4).standard_normal((2, 5, 3))
+    y = np.random.default_rng(5).integers(0, 5, (2, 3))
+    each3 = -np.take_along_axis(np.log(np_softmax(np.moveaxis(z, 1, -1))), y[..., None], -1)[..., 0]
+    np.testing.assert_allclose(np.asarray(nn.cross_entropy(z, y, axis=1, reduction="none")),
+                               each3, rtol=1e-13)
+    # a single example: 1-d logits and a scalar label
+    assert float(nn.cross_entropy(logits[0], np.array(0))) == pytest.approx(each[0], rel=1e-15)
+
+
+def test_label_smoothing_by_hand() -> None:
+    # two classes, smoothing 0.2: the targets become (0.9, 0.1) for label 0
+    logits = np.array([[math.log(3.0), 0.0]])  # softmax (3/4, 1/4)
+    expected = -(0.9 * math.log(0.75) + 0.1 * math.log(0.25))
+    assert float(nn.cross_entropy(logits, np.array([0]), label_smoothing=0.2)) == pytest.approx(
+        expected, rel=1e-15)
+    # the same through the targets, and soft targets are smoothed too
+    assert float(nn.cross_entropy(logits, np.array([[1.0, 0.0]]), label_smoothing=0.2)
+                 ) == pytest.approx(expected, rel=1e-15)
+    soft = -(0.7 * math.log(0.75) + 0.3 * math.log(0.25))  # (0.75, 0.25) -> (0.7, 0.3)
+    assert float(nn.cross_entropy(logits, np.array([[0.75, 0.25]]), label_smoothing=0.2)
+                 ) == pytest.approx(soft, rel=1e-15)
+    # d/dz = softmax - smoothed target
+    g = fg.grad(lambda z: nn.cross_entropy(z, np.array([0]), label_smoothing=0.2))(logits)
+    np.testing.assert_allclose(g, [[0.75 - 0.9, 0.25 - 0.1]], rtol=1e-14)
+    check_grads(lambda z: nn.cross_entropy(z, np.array([1]), label_smoothing=0.3), (logits,),
+                order=2)
+
+
+def test_nll_of_log_probabilities() -> None:
+    logp = np.log(np.array([[0.5, 0.25, 0.25], [0.1, 0.6, 0.3]]))
+    labels = np.array([1, 2])
+    assert float(nn.nll(logp, labels)) == pytest.approx(-(math.log(0.25) + math.log(0.3)) / 2,
+                                                       rel=1e-15)
+    np.testing.assert_allclose(np.asarray(nn.nll(logp, labels, reduction="none")),
+                               [-math.log(0.25), -math.log(0.3)], rtol=1e-15)
+    g = fg.grad(lambda lp: nn.nll(lp, labels, reduction="sum"))(logp)
+    np.testing.assert_array_equal(g, [[0, -1, 0], [0, 0, -1]])
+    # nll(log_softmax(z)) is cross_entropy(z)
+    z = np.random.default_rng(6).standard_normal((4, 3))
+    y = np.array([0, 2, 1, 1])
+    assert float(nn.nll(nn.log_softmax(z), y)) == pytest.approx(float(nn.cross_entropy(z, y)),
+                                                               rel=1e-15)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the 0 * -inf not taken
+def test_a_minus_inf_logit_with_zero_target_adds_nothing() -> None:
+    logits = np.array([[0.0, -INF, 0.0]])
+    assert float(nn.cross_entropy(logits, np.array([[0.5, 0.0, 0.5]]))) == pytest.approx(
+        math.log(2.0), rel=1e-15)
+    assert float(nn.cross_entropy(logits, np.array([2]))) == pytest.approx(math.log(2.0),
+                                                                           rel=1e-15)
+    g = fg.grad(lambda z: nn.cross_entropy(z, np.array([[0.5, 0.0, 0.5]])))(logits)
+    np.testing.assert_array_equal(g, [[0.0, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_classification_losses_at_logits_of_1e4(dtype: Any) -> None:
+    logits = np.array([[1e4, 0.0, -1e4], [-1e4, -1e4, 1e4]], dtype)
+    labels = np.array([2, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ce, g = fg.value_and_grad(lambda z: nn.cross_entropy(z, labels, label_smoothing=0.1,
+                                                             reduction="sum"))(logits)
+        x = np.array([1e4, -1e4, 1e4, -1e4], dtype)
+        t = np.array([1.0, 0.0, 0.0, 1.0], dtype)
+        bce = nn.binary_cross_entropy_with_logits(x, t, reduction="none")
+        gb = fg.grad(lambda u: nn.binary_cross_entropy_with_logits(u, t, reduction="sum"))(x)
+        gg = fg.grad(lambda u: fg.grad(lambda v: nn.binary_cross_entropy_with_logits(v, t))(u)
+                     .sum())(x)
+    assert ce.dtype == g.dtype == bce.dtype == gb.dtype == gg.dtype == dtype
+    # -log p of the label is 2e4 and 2e4; smoothing mixes in the mean of -log p: 1e4 and
+    # (2e4 + 2e4 + 0) / 3
+    expected = 0.9 * 4e4 + 0.1 * (1e4 + 4e4 / 3)
+    assert float(ce) == pytest.approx(expected, rel=1e-6)
+    smoothed = 0.9 * np.eye(3)[labels] + 0.1 / 3
+    np.testing.assert_allclose(g, np.array([[1, 0, 0], [0, 0, 1]]) - smoothed, rtol=1e-6,
+                               atol=1e-7)
+    np.testing.assert_allclose(np.asarray(bce), [0.0, 0.0, 1e4, 1e4], rtol=1e-7)
+    np.testing.assert_allclose(gb, [0.0, 0.0, 1.0, -1.0], atol=1e-7)
+    np.testing.assert_array_equal(gg, 0.0)
+
+
+def test_binary_cross_entropy_with_logits_by_hand() -> None:
+    x = np.array([2.0, -1.0, 0.0])
+    t = np.array([1.0, 0.25, 0.0])
+    s = 1 / (1 + np.exp(-x))
+    each = -(t * np.log(s) + (1 - t) * np.log(1 - s))
+    np.testing.assert_allclose(
+        np.asarray(nn.binary_cross_entropy_with_logits(x, t, reduction="none")), each,
+        rtol=1e-15)
+    np.testing.assert_allclose(fg.grad(nn.binary_cross_entropy_with_logits)(x, t), (s - t) / 3,
+                               rtol=1e-14)
+    check_grads(nn.binary_cross_entropy_with_logits, (x, t), order=2)
+
+
+def test_regression_losses_by_hand() -> None:
+    p = np.array([[1.0, 2.0], [3.0, -4.0]])
+    t = np.array([[1.0, 0.0], [0.5, -4.5]])
+    d = p - t  # 0, 2, 2.5, 0.5
+    assert float(nn.mse(p, t, reduction="sum")) == pytest.approx(4 + 6.25 + 0.25, rel=1e-15)
+    assert float(nn.l1(p, t)) == pytest.approx(5.0 / 4, rel=1e-15)
+    np.testing.assert_array_equal(np.asarray(nn.l1(p, t, reduction="none")), np.abs(d))
+    # huber, delta 1: 0, 2 - 1/2, 2.5 - 1/2, 0.5^2/2
+    np.testing.assert_allclose(np.asarray(nn.huber(p, t, reduction="none")),
+                               [[0, 1.5], [2.0, 0.125]], rtol=1e-15)
+    # delta 3: all quadratic
+    np.testing.assert_allclose(np.asarray(nn.huber(p, t, 3.0, reduction="none")), d ** 2 / 2,
+                               rtol=1e-15)
+    # gradients: clip(d, -delta, delta) for huber, sign(d) for l1 (0 at 0)
+    np.testing.assert_allclose(fg.grad(lambda q: nn.huber(q, t, reduction="sum"))(p),
+                               np.clip(d, -1, 1), rtol=1e-15)
+    np.testing.assert_array_equal(fg.grad(lambda q: nn.l1(q, t, reduction="sum"))(p), np.sign(d))
+    # float32 stays float32
+    p32, t32 = p.astype(np.float32), t.astype(np.float32)
+    for loss in (nn.mse, nn.l1, nn.huber):
+        assert loss(p32, t32).dtype == np.float32
+        assert fg.grad(loss)(p32, t32).dtype == np.float32
+
+
+def test_loss_errors_name_the_arguments() -> None:
+    def raises(message: str) -> Any:
+        return pytest.raises(ValueError, match=re.escape(message))
+
+    with raises("mse: predictions and targets must have the same shape, got (3, 1) and (3,)"):
+        nn.mse(np.ones((3, 1)), np.ones(3))
+    with raises("huber: predictions and targets must have the same shape, got (2,) and (3,)"):
+        nn.huber(np.ones(2), np.ones(3))
+    with raises("huber: delta must be positive, got 0.0"):
+        nn.huber(np.ones(2), np.ones(2), 0.0)
+    with raises("l1: reduction must be 'mean', 'sum' or 'none', got 'max'"):
+        nn.l1(np.ones(2), np.ones(2), reduction="max")  # type: ignore[arg-type]  # under test
+    with raises("binary_cross_entropy_with_logits: logits and targets must have the same "
+                "shape, got (4,) and (4, 1)"):
+        nn.binary_cross_entropy_with_logits(np.ones(4), np.ones((4, 1)))

@@ -1,26 +1,105 @@
-"""Activations and normalisers, numerically stable, with stable gradients."""
+"""Activations and normalisers with JAX's values and gradients, stable at large |x|.
+
+Each follows jax.nn's definition, so its values at nan and +-inf and its derivatives at
+the kinks are JAX's: nan in gives nan out; relu'(0) = relu6'(0) = relu6'(6) = 0, while
+leaky_relu'(0) = hard_tanh'(+-1) = 1 and elu'(0) = alpha. softplus and log_sigmoid go
+through logaddexp, whose derivative is a logistic, so both are finite at +-1e4 in float32.
+softmax and log_softmax of a slice that is all -inf or holds +inf are nan (their gradients
+too), and logsumexp of an all -inf slice is -inf with a nan gradient, as in JAX.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+import math
 
 from funcgrad import numpy as fnp
-from funcgrad.core import Tracer
 from funcgrad.numpy import Array, ArrayLike, Axis
-from funcgrad.primitives.elementwise import logistic_p
+from funcgrad.scipy import special
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_SQRT_HALF = math.sqrt(0.5)
 
 
 def relu(x: ArrayLike) -> Array:
-    """max(x, 0); its gradient at 0 is 0 (as in JAX and PyTorch)."""
-    return fnp.where(fnp.greater(x, 0), x, 0)
+    """max(x, 0), nan at nan; its derivative is 0 at 0 (as in JAX and PyTorch)."""
+    # not (x <= 0) rather than x > 0 keeps nans; the select of x or a scalar 0 is the
+    # fast one (a bit mask). Its derivative at nan is 1 (JAX's custom rule gives 0 there),
+    # which a nan input makes moot.
+    return fnp.where(fnp.logical_not(fnp.less_equal(x, 0)), x, 0)
+
+
+def relu6(x: ArrayLike) -> Array:
+    """min(max(x, 0), 6), nan at nan; its derivative is 0 at 0 and at 6 (as in JAX)."""
+    return fnp.where(fnp.less_equal(x, 0), 0, fnp.where(fnp.greater_equal(x, 6), 6, x))
+
+
+def leaky_relu(x: ArrayLike, negative_slope: float = 0.01) -> Array:
+    """x where x >= 0, negative_slope * x below."""
+    return fnp.where(fnp.greater_equal(x, 0), x, fnp.multiply(negative_slope, x))
+
+
+def elu(x: ArrayLike, alpha: float = 1.0) -> Array:
+    """x where x > 0, alpha * (exp(x) - 1) elsewhere."""
+    positive = fnp.greater(x, 0)
+    # expm1 sees only x <= 0, so it neither overflows nor gives inf * 0 in the gradient
+    return fnp.where(positive, x, fnp.multiply(alpha, fnp.expm1(fnp.where(positive, 0, x))))
+
+
+def selu(x: ArrayLike) -> Array:
+    """SELU_SCALE * elu(x, SELU_ALPHA), the self-normalising ELU (Klambauer et al., 2017)."""
+    return fnp.multiply(SELU_SCALE, elu(x, SELU_ALPHA))
+
+
+def celu(x: ArrayLike, alpha: float = 1.0) -> Array:
+    """max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1): elu continuously differentiable."""
+    return fnp.add(fnp.maximum(x, 0),
+                   fnp.multiply(alpha, fnp.expm1(fnp.divide(fnp.minimum(x, 0), alpha))))
+
+
+def gelu(x: ArrayLike, approximate: bool = False) -> Array:
+    """x * Phi(x), Phi the normal CDF (exact, from erfc; PyTorch's default) or with
+    approximate=True its tanh form 0.5 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (JAX's
+    default). Both are nan at -inf, as JAX's (-inf * 0)."""
+    if approximate:
+        inner = fnp.multiply(_SQRT_2_OVER_PI,
+                             fnp.add(x, fnp.multiply(0.044715, fnp.power(x, 3))))
+        return fnp.multiply(x, fnp.multiply(0.5, fnp.add(1, fnp.tanh(inner))))
+    return fnp.multiply(fnp.multiply(0.5, x), special.erfc(fnp.multiply(-_SQRT_HALF, x)))
 
 
 def sigmoid(x: ArrayLike) -> Array:
     """1 / (1 + exp(-x)), without overflow for large |x|."""
-    dtype: Any = x.dtype if isinstance(x, (Tracer, np.ndarray, np.generic)) else np.float64
-    return logistic_p.bind(fnp.astype(x, np.result_type(dtype, np.float16)))
+    return special.expit(x)
+
+
+def silu(x: ArrayLike) -> Array:
+    """x * sigmoid(x), also called swish."""
+    return fnp.multiply(x, sigmoid(x))
+
+
+swish = silu
+
+
+def softplus(x: ArrayLike) -> Array:
+    """log(1 + exp(x)), as logaddexp(x, 0): finite values and gradients for any finite x."""
+    return fnp.logaddexp(x, 0)
+
+
+def log_sigmoid(x: ArrayLike) -> Array:
+    """log(sigmoid(x)) = -softplus(-x), finite far below 0 where sigmoid underflows."""
+    return fnp.negative(softplus(fnp.negative(x)))
+
+
+def softsign(x: ArrayLike) -> Array:
+    """x / (|x| + 1)."""
+    return fnp.divide(x, fnp.add(fnp.abs(x), 1))
+
+
+def hard_tanh(x: ArrayLike) -> Array:
+    """x clipped to [-1, 1]; its derivative is 1 at -1 and at 1 (as in JAX)."""
+    return fnp.where(fnp.greater(x, 1), 1, fnp.where(fnp.less(x, -1), -1, x))
 
 
 def tanh(x: ArrayLike) -> Array:
@@ -28,32 +107,16 @@ def tanh(x: ArrayLike) -> Array:
     return fnp.tanh(x)
 
 
-def _shifted(x: ArrayLike, axis: Axis) -> tuple[Array, Array]:
-    """(x - m, m) with m the maximum along axis (kept), not differentiated.
-
-    The shift cancels in every value and gradient below, so it need not be differentiated;
-    where a slice is all -inf, m would be -inf and give nan, so it falls back to 0.
-    """
-    m = fnp.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
-    m = fnp.where(fnp.isfinite(m), m, 0)
-    return fnp.subtract(x, m), m
-
-
 def logsumexp(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Array:
     """log(sum(exp(x))) over axis, shifted by the maximum so that nothing overflows."""
-    shifted, m = _shifted(x, axis)
-    out = fnp.add(fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True)), m)
-    return out if keepdims else fnp.squeeze(out, axis)
+    return fnp.logsumexp(x, axis=axis, keepdims=keepdims)
 
 
 def log_softmax(x: ArrayLike, axis: Axis = -1) -> Array:
-    """x - logsumexp(x): log-probabilities, finite even for logits of 1000."""
-    # computed from the shifted logits, so float32 keeps its precision at large logits
-    shifted, _ = _shifted(x, axis)
-    return fnp.subtract(shifted, fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True)))
+    """x - logsumexp(x) along axis: log-probabilities, finite even for logits of 1e4."""
+    return special.log_softmax(x, axis=axis)
 
 
 def softmax(x: ArrayLike, axis: Axis = -1) -> Array:
     """exp(x) / sum(exp(x)) along axis, computed from shifted logits."""
-    e = fnp.exp(_shifted(x, axis)[0])
-    return fnp.divide(e, fnp.sum(e, axis=axis, keepdims=True))
+    return special.softmax(x, axis=axis)

@@ -27,7 +27,10 @@ from numpy.typing import DTypeLike
 from funcgrad import numpy as fnp
 from funcgrad import random
 from funcgrad.core import Array, ShapeError, user_location
-from funcgrad.nn.activations import log_softmax, relu, sigmoid, softmax, tanh
+from funcgrad.nn.activations import (celu, elu, gelu, hard_tanh, leaky_relu, log_sigmoid,
+                                     log_softmax, relu, relu6, selu, sigmoid, silu, softmax,
+                                     softplus, softsign, tanh)
+from funcgrad.nn.initializers import Initializer, glorot_uniform, he_normal
 from funcgrad.nn.conv import Padding, conv2d, padding_amounts
 from funcgrad.nn.pool import Padding as PoolPadding
 from funcgrad.nn.pool import avg_pool2d, max_pool2d, pooled_hw
@@ -40,10 +43,6 @@ Params = Any
 """A pytree of arrays: dicts, tuples and lists of numpy arrays."""
 State = Any
 """A pytree of arrays a layer carries between calls without training it; () if none."""
-
-Initializer = Callable[[Array, Shape, int, int, DTypeLike], Array]
-"""initializer(key, shape, fan_in, fan_out, dtype) -> array."""
-
 
 class InitFn(Protocol):
     """init(key, input_shape) -> (output_shape, params)."""
@@ -131,19 +130,6 @@ def normalized_axes(layer: str, axis: int | tuple[int, ...], ndim: int) -> tuple
         raise layer_error(layer, f"axis {axis!r} does not name distinct axes of an input "
                                  f"with {ndim} axes")
     return tuple(sorted(a % ndim for a in axes))
-
-
-def glorot_uniform(key: Array, shape: Shape, fan_in: int, fan_out: int,
-                   dtype: DTypeLike = np.float32) -> Array:
-    """Uniform in ±sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio, 2010)."""
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return random.uniform(key, shape, dtype, -limit, limit)
-
-
-def he_normal(key: Array, shape: Shape, fan_in: int, fan_out: int,
-              dtype: DTypeLike = np.float32) -> Array:
-    """Normal with standard deviation sqrt(2 / fan_in), for ReLU networks (He et al., 2015)."""
-    return random.normal(key, shape, dtype) * math.sqrt(2.0 / fan_in)
 
 
 def Linear(out_features: int, w_init: Initializer = glorot_uniform,
@@ -274,6 +260,17 @@ Sigmoid = elementwise(sigmoid)
 Tanh = elementwise(tanh)
 LogSoftmax = elementwise(log_softmax)
 Softmax = elementwise(softmax)
+Relu6 = elementwise(relu6)
+LeakyRelu = elementwise(leaky_relu)
+Elu = elementwise(elu)
+Selu = elementwise(selu)
+Celu = elementwise(celu)
+Gelu = elementwise(gelu)
+Silu = Swish = elementwise(silu)
+Softplus = elementwise(softplus)
+Softsign = elementwise(softsign)
+LogSigmoid = elementwise(log_sigmoid)
+HardTanh = elementwise(hard_tanh)
 Identity = elementwise(lambda x: x)
 
 

@@ -13,7 +13,7 @@ rule, so does this module (a custom_jvp), with JAX's values at the special point
   the Gaussian density, and for log_ndtr exp(log pdf - log_ndtr), as JAX's.
 * softmax and log_softmax normalize over `axis` (scipy's default None: the whole array)
   from logits shifted by their maximum, so they are finite at logits of +-1e4 in float32;
-  a slice of only -inf gives nan, as in JAX.
+  a slice of only -inf, or holding +inf, gives nan, as in JAX.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import numpy as np
 from funcgrad import numpy as fnp
 from funcgrad.core import Tracer, user_location
 from funcgrad.custom import custom_jvp
-from funcgrad.nn import activations
 from funcgrad.numpy import Array, ArrayLike, Axis, logsumexp
 from funcgrad.numpy._table import INEXACT, promoted_dtype
+from funcgrad.primitives.elementwise import logistic_p
 
 __all__ = ["erf", "erfc", "expit", "log_ndtr", "log_softmax", "logit", "logsumexp", "ndtr",
            "softmax", "xlog1py", "xlogy"]
@@ -86,7 +86,7 @@ def _unary(value: Callable[[Array], Array],
 
 def expit(x: ArrayLike) -> Array:
     """The logistic sigmoid 1 / (1 + exp(-x)), without overflow."""
-    return activations.sigmoid(_floats(x)[0])
+    return logistic_p.bind(_floats(x)[0])
 
 
 def _logit(x: Array) -> Array:
@@ -249,11 +249,19 @@ def log_ndtr(x: ArrayLike) -> Array:
 # ---------------------------------------------------------------------------- softmax
 
 
+def _max_shifted(x: Array, axis: Axis) -> Array:
+    """x minus its maximum over axis; the shift cancels in every value and gradient, so it
+    is not differentiated. A slice holding +inf or only -inf gives nan, as in JAX."""
+    return fnp.subtract(x, fnp.stop_gradient(fnp.max(x, axis=axis, keepdims=True)))
+
+
 def softmax(x: ArrayLike, axis: Axis = None) -> Array:
     """exp(x) / sum(exp(x)) over axis (None: the whole array), from shifted logits."""
-    return activations.softmax(_floats(x)[0], axis=axis)
+    e = fnp.exp(_max_shifted(_floats(x)[0], axis))
+    return fnp.divide(e, fnp.sum(e, axis=axis, keepdims=True))
 
 
 def log_softmax(x: ArrayLike, axis: Axis = None) -> Array:
     """x - logsumexp(x) over axis (None: the whole array), from shifted logits."""
-    return activations.log_softmax(_floats(x)[0], axis=axis)
+    shifted = _max_shifted(_floats(x)[0], axis)
+    return fnp.subtract(shifted, fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True)))
