@@ -9,7 +9,9 @@ Where the data comes from, in order (see :func:`find_data_dir`):
    filled by downloading from :data:`MIRRORS` when files are missing.
 
 Each of the four files may be stored gzipped (``NAME.gz``, as distributed) or raw
-(``NAME``).  Nothing here uses pickle: files are parsed from their IDX headers only.
+(``NAME``).  Nothing here uses pickle: files are parsed from their IDX headers only, and
+no further than a header promises (so a gzip bomb is never inflated). Loading checks each
+file's SHA-256 against :data:`SHA256`; downloads are capped in size and in total time.
 
 Run ``python examples/mnist_data.py [--data DIR]`` to fetch and check the data ahead of time.
 """
@@ -26,6 +28,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -37,10 +40,14 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "DEFAULT_MAX_DOWNLOAD",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_TOTAL_TIMEOUT",
     "ENV_VAR",
     "FILES",
     "IMAGES_MAGIC",
     "LABELS_MAGIC",
+    "MAX_IDX_BYTES",
     "MIRRORS",
     "SHA256",
     "Mnist",
@@ -73,6 +80,10 @@ ENV_VAR = "FUNCGRAD_DATA"
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 DEFAULT_TIMEOUT = 30.0
+# The largest MNIST file is 47 MB decompressed and 9.9 MB gzipped.
+MAX_IDX_BYTES = 1 << 26  # read_idx(max_bytes=...) reads larger IDX files
+DEFAULT_MAX_DOWNLOAD = 1 << 26
+DEFAULT_TOTAL_TIMEOUT = 600.0
 
 _IMAGE_SHAPE = (28, 28)
 _NUM_CLASSES = 10
@@ -106,75 +117,118 @@ class Mnist(NamedTuple):
 # IDX parsing
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise MnistError(f"{path}: cannot read file: {exc.strerror or exc}") from exc
-    if path.suffix != ".gz":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        # EOFError is how gzip reports a stream cut off mid-way.
-        raise MnistError(
-            f"{path}: corrupt gzip data ({exc}); delete the file and fetch it again"
-        ) from exc
-
-
 def _describe_magic(magic: int) -> str:
     dtype = _IDX_TYPES.get((magic >> 8) & 0xFF)
     kind = "unknown element type" if dtype is None else f"{dtype.name} elements"
     return f"{kind}, {magic & 0xFF} dimension(s)"
 
 
-def read_idx(path: str | Path, *, magic: int | None = None) -> npt.NDArray[Any]:
-    """Parse one IDX file (gunzipped if named ``*.gz``) into a native-endian array, checking its header."""
-    path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
+def _check_digest(path: Path, actual: str, expected: str) -> None:
+    if actual != expected:
+        raise MnistError(f"{path}: SHA-256 mismatch: got {actual}, expected {expected}; "
+                         "the file is damaged or not the original, delete it and fetch it again")
+
+
+class _Readable(Protocol):
+    def read(self, n: int, /) -> bytes: ...
+
+
+class _HashingReader:
+    """Reads a (gunzipped) stream, hashing every byte it hands out."""
+
+    def __init__(self, stream: _Readable) -> None:
+        self._stream = stream
+        self.digest = hashlib.sha256()
+
+    def read(self, n: int) -> bytes:
+        data = self._stream.read(n)
+        self.digest.update(data)
+        return data
+
+
+def _parse_idx(path: Path, reader: _HashingReader, magic: int | None, max_bytes: int
+               ) -> npt.NDArray[Any]:
+    """The array of an IDX stream, reading no further than its header promises (plus a probe)."""
+    head = reader.read(4)
+    if len(head) < 4:
         raise MnistError(
-            f"{path}: truncated header: {len(data)} bytes, an IDX header needs at least 4"
+            f"{path}: truncated header: {len(head)} bytes, an IDX header needs at least 4"
         )
-    found = int.from_bytes(data[:4], "big")
+    found = int.from_bytes(head, "big")
     if magic is not None and found != magic:
         raise MnistError(
             f"{path}: bad magic number 0x{found:08X}, expected 0x{magic:08X} "
             f"({_describe_magic(magic)}); is this the right file?"
         )
-    if data[0] != 0 or data[1] != 0:
+    if head[0] != 0 or head[1] != 0:
         raise MnistError(
             f"{path}: bad magic number 0x{found:08X}: IDX files start with two zero bytes"
         )
-    dtype = _IDX_TYPES.get(data[2])
+    dtype = _IDX_TYPES.get(head[2])
     if dtype is None:
-        raise MnistError(f"{path}: bad magic number 0x{found:08X}: unknown element type 0x{data[2]:02X}")
-    ndim = data[3]
+        raise MnistError(f"{path}: bad magic number 0x{found:08X}: unknown element type 0x{head[2]:02X}")
+    ndim = head[3]
     if ndim == 0:
         raise MnistError(f"{path}: bad magic number 0x{found:08X}: zero dimensions")
-    header_len = 4 + 4 * ndim
-    if len(data) < header_len:
+    dims = reader.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise MnistError(
-            f"{path}: truncated header: {ndim} dimensions need {header_len} header bytes, "
-            f"file has {len(data)}"
+            f"{path}: truncated header: {ndim} dimensions need {4 + 4 * ndim} header bytes, "
+            f"file has {4 + len(dims)}"
         )
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    count = math.prod(shape)
-    expected = count * dtype.itemsize
-    actual = len(data) - header_len
-    if actual < expected:
+    shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+    expected = math.prod(shape) * dtype.itemsize
+    if expected > max_bytes:
+        raise MnistError(
+            f"{path}: header declares shape {shape} of {dtype.name} ({expected} bytes), "
+            f"more than the {max_bytes}-byte limit"
+        )
+    # Grown as data arrives, never to more than the header promised: a file that promises
+    # much and holds little costs only what it holds, and a gzip bomb is not inflated.
+    payload = bytearray()
+    while len(payload) < expected:
+        chunk = reader.read(min(_CHUNK, expected - len(payload)))
+        if not chunk:
+            break
+        payload += chunk
+    if len(payload) < expected:
         raise MnistError(
             f"{path}: truncated payload: header declares shape {shape} of {dtype.name} "
-            f"({expected} bytes) but only {actual} bytes follow the header"
+            f"({expected} bytes) but only {len(payload)} bytes follow the header"
         )
-    if actual > expected:
+    extra = len(reader.read(_CHUNK))
+    if extra:
+        more = "at least " if extra == _CHUNK else ""
         raise MnistError(
-            f"{path}: {actual - expected} extra trailing bytes after the {expected}-byte "
+            f"{path}: {more}{extra} extra trailing bytes after the {expected}-byte "
             f"payload of shape {shape}"
         )
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=header_len).reshape(shape)
-    # astype copies: the result is writable, owns its memory, and is in native byte order.
-    return array.astype(dtype.newbyteorder("="))
+    array = np.frombuffer(payload, dtype=dtype).reshape(shape)
+    # Writable (a bytearray's memory), and in native byte order without a copy for uint8.
+    return array.astype(dtype.newbyteorder("="), copy=False)
+
+
+def read_idx(
+    path: str | Path, *, magic: int | None = None, sha256: str | None = None,
+    max_bytes: int = MAX_IDX_BYTES,
+) -> npt.NDArray[Any]:
+    """Parse one IDX file (gunzipped if named ``*.gz``) into a native-endian array, checking
+    its header, its size against ``max_bytes`` and, if given, the SHA-256 of its (decompressed) bytes."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as stream:
+            reader = _HashingReader(stream)
+            array = _parse_idx(path, reader, magic, max_bytes)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        # EOFError is how gzip reports a stream cut off mid-way.
+        raise MnistError(
+            f"{path}: corrupt gzip data ({exc}); delete the file and fetch it again"
+        ) from exc
+    except OSError as exc:
+        raise MnistError(f"{path}: cannot read file: {exc.strerror or exc}") from exc
+    if sha256 is not None:
+        _check_digest(path, reader.digest.hexdigest(), sha256)
+    return array
 
 
 # ---------------------------------------------------------------------------
@@ -183,9 +237,12 @@ def read_idx(path: str | Path, *, magic: int | None = None) -> npt.NDArray[Any]:
 
 def _locate(directory: Path, name: str) -> Path | None:
     # A raw copy wins over a gzipped one because someone decompressed it on purpose.
-    for candidate in (directory / name, directory / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
+    try:
+        for candidate in (directory / name, directory / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    except OSError as exc:
+        raise MnistError(f"MNIST directory {directory} cannot be read: {exc.strerror or exc}") from None
     return None
 
 
@@ -250,10 +307,16 @@ def _manual_install_hint(target: Path) -> str:
 
 def _sha256_of(path: Path, *, compressed: bool) -> str:
     digest = hashlib.sha256()
+    size = 0
     try:
         with gzip.open(path, "rb") if compressed else open(path, "rb") as stream:
             while chunk := stream.read(1 << 20):
                 digest.update(chunk)
+                size += len(chunk)
+                if size > MAX_IDX_BYTES:
+                    # No MNIST file is this large: stop before a gzip bomb inflates further.
+                    raise MnistError(f"{path}: more than {MAX_IDX_BYTES} bytes (decompressed), "
+                                     "no MNIST file is that large")
     except (OSError, EOFError, zlib.error) as exc:
         raise MnistError(f"{path}: cannot checksum ({exc})") from exc
     return digest.hexdigest()
@@ -266,9 +329,7 @@ def verify_files(directory: str | Path, checksums: Mapping[str, str] = SHA256) -
         path = _locate(directory, name)
         if path is None:
             raise MnistError(f"MNIST directory {directory} lacks {name} (raw or .gz)")
-        actual = _sha256_of(path, compressed=path.suffix == ".gz")
-        if actual != expected:
-            raise MnistError(f"{path}: SHA-256 mismatch: got {actual}, expected {expected}")
+        _check_digest(path, _sha256_of(path, compressed=path.suffix == ".gz"), expected)
 
 
 # ---------------------------------------------------------------------------
@@ -349,10 +410,33 @@ def _describe_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _copy_body(response: Any, out: IO[bytes], bar: _Progress, *, max_bytes: int,
+               deadline: float, total_timeout: float) -> int:
+    """Copy a response's body to ``out``, giving up past ``max_bytes`` or the deadline; the byte count."""
+    received = 0
+    # read1 returns what one socket read brings, so a server trickling bytes is caught by
+    # the deadline within one per-read timeout.
+    while chunk := response.read1(_CHUNK):
+        received += len(chunk)
+        if received > max_bytes:
+            raise MnistError(f"more than {max_bytes} bytes, the download size cap")
+        if time.monotonic() > deadline:
+            raise MnistError(f"took longer than {total_timeout:g} s in all ({received} bytes received)")
+        out.write(chunk)
+        bar.update(len(chunk))
+    return received
+
+
 def _fetch_verified(
-    url: str, target: Path, expected_sha256: str, *, timeout: float, progress: bool
+    url: str, target: Path, expected_sha256: str, *, timeout: float, total_timeout: float,
+    max_bytes: int, progress: bool,
 ) -> None:
-    """Download ``url`` to ``target`` atomically; the file appears only after its checksum matches."""
+    """Download ``url`` to ``target`` atomically; the file appears only after its checksum matches.
+
+    ``timeout`` bounds each network operation, ``total_timeout`` the whole transfer (checked
+    after every read) and ``max_bytes`` its size.
+    """
+    deadline = time.monotonic() + total_timeout
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     try:
@@ -361,13 +445,12 @@ def _fetch_verified(
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 length = response.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
+                if total is not None and total > max_bytes:
+                    raise MnistError(f"{total} bytes, larger than the {max_bytes}-byte download size cap")
                 bar = _make_progress(target.name, total, progress)
-                received = 0
                 try:
-                    while chunk := response.read(_CHUNK):
-                        out.write(chunk)
-                        received += len(chunk)
-                        bar.update(len(chunk))
+                    received = _copy_body(response, out, bar, max_bytes=max_bytes,
+                                          deadline=deadline, total_timeout=total_timeout)
                 finally:
                     bar.close()
             if total is not None and received != total:
@@ -397,13 +480,16 @@ def download_mnist(
     *,
     progress: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_DOWNLOAD,
 ) -> list[Path]:
     """Download ``NAME.gz`` for each name in ``checksums`` into ``target_dir``, trying mirrors in turn.
 
     A file is kept only if the SHA-256 of its decompressed contents matches; a mirror that
-    fails in any way (network, HTTP status, bad gzip, bad checksum) passes the file on to the
-    next mirror. When every mirror fails, :class:`MnistError` lists each attempt and where the
-    files can be placed by hand.
+    fails in any way (network, HTTP status, bad gzip, bad checksum, more than ``max_bytes``,
+    more than ``total_timeout`` seconds for the file, ``timeout`` seconds for one network
+    operation) passes the file on to the next mirror. When every mirror fails,
+    :class:`MnistError` lists each attempt and where the files can be placed by hand.
     """
     if isinstance(mirrors, str):
         # A lone URL is a Sequence[str] too; iterating it would try one "mirror" per character.
@@ -420,7 +506,8 @@ def download_mnist(
         for mirror in mirrors:
             url = f"{mirror.rstrip('/')}/{name}.gz"
             try:
-                _fetch_verified(url, target, expected, timeout=timeout, progress=progress)
+                _fetch_verified(url, target, expected, timeout=timeout, total_timeout=total_timeout,
+                                max_bytes=max_bytes, progress=progress)
             except (OSError, http.client.HTTPException, ValueError) as exc:
                 failures.append(f"  - {url}: {_describe_error(exc)}")
                 continue
@@ -440,14 +527,20 @@ def download_mnist(
 # Loading
 
 
-def _load_split(directory: Path, prefix: str) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
-    images_path = _locate(directory, f"{prefix}-images-idx3-ubyte")
-    labels_path = _locate(directory, f"{prefix}-labels-idx1-ubyte")
+def _load_split(
+    directory: Path, prefix: str, checksums: Mapping[str, str]
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    images_name, labels_name = f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
+    images_path = _locate(directory, images_name)
+    labels_path = _locate(directory, labels_name)
     if images_path is None or labels_path is None:
         raise MnistError(f"MNIST directory {directory} lacks {', '.join(missing_files(directory))}")
     # The magic numbers pin dtype uint8 and the rank, so these astype calls never copy.
-    images = read_idx(images_path, magic=IMAGES_MAGIC).astype(np.uint8, copy=False)
-    labels = read_idx(labels_path, magic=LABELS_MAGIC).astype(np.uint8, copy=False)
+    images = read_idx(images_path, magic=IMAGES_MAGIC, sha256=checksums.get(images_name))
+    labels = read_idx(labels_path, magic=LABELS_MAGIC, sha256=checksums.get(labels_name))
+    images, labels = images.astype(np.uint8, copy=False), labels.astype(np.uint8, copy=False)
+    if len(images) == 0:
+        raise MnistError(f"{images_path}: holds no images (its header declares shape {images.shape})")
     if images.shape[1:] != _IMAGE_SHAPE:
         raise MnistError(
             f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, MNIST images are "
@@ -469,13 +562,15 @@ def _load_split(directory: Path, prefix: str) -> tuple[npt.NDArray[np.uint8], np
 
 
 def load_mnist(
-    data_dir: str | Path | None = None, *, download: bool = True, progress: bool = True
+    data_dir: str | Path | None = None, *, download: bool = True, progress: bool = True,
+    checksums: Mapping[str, str] = SHA256,
 ) -> Mnist:
     """Load MNIST from ``data_dir`` / ``$FUNCGRAD_DATA/mnist`` / the cache, downloading to the cache if needed.
 
     The search order is that of :func:`find_data_dir`. With ``download=False`` missing cache
     files raise :class:`MnistError` instead of being fetched; ``progress=False`` silences the
-    download progress display.
+    download progress display. Every file named in ``checksums`` must match its SHA-256
+    (of the decompressed bytes); files without a digest there are never downloaded.
     """
     directory = find_data_dir(data_dir)
     missing = missing_files(directory)
@@ -485,9 +580,13 @@ def load_mnist(
                 f"MNIST files {', '.join(missing)} not found in {directory} and download=False.\n"
                 + _manual_install_hint(directory)
             )
-        download_mnist(directory, checksums={name: SHA256[name] for name in missing}, progress=progress)
-    train_images, train_labels = _load_split(directory, "train")
-    test_images, test_labels = _load_split(directory, "t10k")
+        download_mnist(
+            directory,
+            checksums={name: checksums[name] for name in missing if name in checksums},
+            progress=progress,
+        )
+    train_images, train_labels = _load_split(directory, "train", checksums)
+    test_images, test_labels = _load_split(directory, "t10k", checksums)
     return Mnist(train_images, train_labels, test_images, test_labels)
 
 
@@ -498,9 +597,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-download", action="store_true", help="never touch the network")
     args = parser.parse_args(argv)
     try:
-        mnist = load_mnist(args.data, download=not args.no_download)
+        mnist = load_mnist(args.data, download=not args.no_download)  # checks the SHA-256s
         directory = find_data_dir(args.data)
-        verify_files(directory)
     except MnistError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -11,17 +11,35 @@ Ordering rules, because leaf order is what ties gradients to parameters:
   * Types are matched exactly: a subclass of dict or list is a leaf unless registered.
     The one exception is namedtuples (tuple subclasses with `_fields`), which are nodes
     and are rebuilt with their own class.
+
+Checkpoints: `save(path, tree)` writes a tree of arrays to one `.npz` file (atomically, no
+pickle) and `load(path, like=None)` reads it back, checked against `like` when given;
+every problem with the file is a `CheckpointError` naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import functools
+import json
+import math
+import os
+import sys
+import tempfile
+import zipfile
 from collections import OrderedDict, defaultdict
-from typing import (Any, Callable, Hashable, Iterable, Optional, Protocol, Sequence, TypeVar,
-                    overload)
+from typing import (IO, Any, Callable, Hashable, Iterable, Optional, Protocol, Sequence,
+                    TypeVar, overload)
+
+import numpy as np
+
+if sys.platform != "win32":
+    import fcntl
 
 __all__ = [
+    "CheckpointError",
     "KeyPath",
     "Partial",
     "PytreeNodeClass",
@@ -30,11 +48,13 @@ __all__ = [
     "flatten_with_path",
     "keystr",
     "leaves",
+    "load",
     "map",
     "map_with_path",
     "register_dataclass",
     "register_node",
     "register_pytree_node_class",
+    "save",
     "structure",
     "transpose",
     "unflatten",
@@ -634,6 +654,394 @@ def _unflatten_partial(aux: Any, children: list[Any]) -> Partial:
 
 
 register_node(Partial, _flatten_partial, _unflatten_partial)
+
+# ---------------------------------------------------------------------------------------
+# Checkpoints: one .npz file per tree, read without pickle.
+#
+# The file is a zip of uncompressed .npy entries (so np.load can read it too): `leaf_<i>`
+# for the leaves in flatten order, and `__funcgrad_tree__`, a uint8 array holding JSON:
+#   {"format": ..., "structure": repr(treedef),
+#    "nodes": the TreeDef's preorder records, "*" for a leaf, [kind, arity] for a tuple,
+#             list or None, [kind, keys] for a dict or OrderedDict with str/int keys, and
+#             ["opaque", type name, arity] for nodes only code can rebuild,
+#    "leaves": [{"path", "dtype", "shape"}, ...]}
+
+CHECKPOINT_FORMAT = "funcgrad.tree/1"
+_META_ENTRY = "__funcgrad_tree__"
+# The metadata is parsed whole, so it has a cap: about 100 bytes per leaf, far above any model.
+_META_LIMIT = 32 << 20
+_CHUNK = 1 << 20
+# numpy kinds a .npy file holds without pickle: bool, int, uint, float, complex, str, bytes,
+# timedelta, datetime (object and structured dtypes are refused).
+_STORABLE_KINDS = "biufcUSmM"
+# Temp files of a save in progress are `.<target name>.<random>` + this suffix; a save
+# cleans those its directory holds that no live save has locked.
+_TMP_SUFFIX = ".funcgrad-save.tmp"
+_PLAIN_NODES: dict[str, type] = {"tuple": tuple, "list": list, "None": type(None)}
+_KEYED_NODES: dict[str, type] = {"dict": dict, "OrderedDict": OrderedDict}
+
+
+_LeafSpec = tuple[str, np.dtype[Any], tuple[int, ...]]
+"""What the metadata says of one leaf: its path, dtype and shape."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that `load` cannot use; the message names the file and the problem."""
+
+
+def _where(leaf_path: str) -> str:
+    return leaf_path or "<the root leaf>"
+
+
+def _typestr(dtype: np.dtype[Any], shape: tuple[int, ...]) -> str:
+    return f"{dtype}{list(shape)}"
+
+
+def _encode_node(rec: _Record) -> Any:
+    """One TreeDef record as JSON (see the format above)."""
+    if rec is None:
+        return "*"
+    handler, _, arity = rec
+    keys: Any = rec[1]  # the aux data, which is the keys for the dicts below
+    nodetype = handler.nodetype
+    for kind, cls in _PLAIN_NODES.items():
+        if nodetype is cls:
+            return [kind, arity]
+    for kind, cls in _KEYED_NODES.items():
+        if nodetype is cls and all(type(k) in (str, int) for k in keys):
+            return [kind, list(keys)]
+    return ["opaque", f"{nodetype.__module__}.{nodetype.__qualname__}", arity]
+
+
+def _decode_node(path: str, node: Any) -> _Record:
+    """The TreeDef record for one JSON node; CheckpointError for nodes only code can rebuild."""
+    if node == "*":
+        return None
+    if isinstance(node, list) and len(node) == 3 and node[0] == "opaque":
+        raise CheckpointError(
+            f"{path}: the tree holds a {node[1]} node, which cannot be rebuilt from the file "
+            "alone (only dicts, lists, tuples and None can); pass like=, a tree of the same "
+            "structure (e.g. a fresh init), to load it")
+    if isinstance(node, list) and len(node) == 2:
+        kind, arg = node
+        cls = _PLAIN_NODES.get(kind) if isinstance(kind, str) else None
+        if cls is not None and type(arg) is int and 0 <= arg and (cls is not type(None) or arg == 0):
+            return (_registered[cls], None, arg)
+        cls = _KEYED_NODES.get(kind) if isinstance(kind, str) else None
+        if (cls is not None and isinstance(arg, list) and all(type(k) in (str, int) for k in arg)
+                and len(set(arg)) == len(arg)):
+            return (_registered[cls], tuple(arg), len(arg))
+    raise CheckpointError(f"{path}: corrupt metadata: unknown tree node {str(node)[:80]}")
+
+
+def _rebuild_treedef(path: str, nodes: list[Any], num_leaves: int) -> TreeDef:
+    """The TreeDef the stored preorder nodes describe, checked to form exactly one tree."""
+    records: list[_Record] = []
+    open_slots = 1  # children announced by the nodes so far and not yet seen
+    for node in nodes:
+        if open_slots == 0:
+            raise CheckpointError(f"{path}: corrupt metadata: nodes after the tree's end")
+        rec = _decode_node(path, node)
+        open_slots += -1 if rec is None else rec[2] - 1
+        records.append(rec)
+    if open_slots or len(records) - sum(r is not None for r in records) != num_leaves:
+        raise CheckpointError(f"{path}: corrupt metadata: the nodes do not form a tree of "
+                              f"{num_leaves} leaves")
+    return TreeDef(tuple(records), num_leaves)
+
+
+def _leaf_spec(path: str, i: int, entry: Any) -> _LeafSpec:
+    """(leaf path, dtype, shape) of the metadata's entry for leaf i, validated."""
+    if not isinstance(entry, dict):
+        raise CheckpointError(f"{path}: corrupt metadata: leaf {i} is {str(entry)[:80]}")
+    leaf_path, dtype, shape = entry.get("path"), entry.get("dtype"), entry.get("shape")
+    try:
+        dt = np.dtype(dtype) if isinstance(dtype, str) else None
+    except TypeError:
+        dt = None
+    if (not isinstance(leaf_path, str) or dt is None or dt.kind not in _STORABLE_KINDS
+            or dt.fields is not None or not isinstance(shape, list)
+            or not all(type(n) is int and n >= 0 for n in shape)):
+        raise CheckpointError(f"{path}: corrupt metadata: leaf {i} is {str(entry)[:120]}")
+    return leaf_path, dt, tuple(shape)
+
+
+def _npy_header(path: str, fp: IO[bytes], name: str) -> tuple[tuple[int, ...], bool,
+                                                                np.dtype[Any], int]:
+    """(shape, fortran_order, dtype, header length) of the .npy entry open in fp."""
+    version = np.lib.format.read_magic(fp)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+    else:
+        raise CheckpointError(f"{path}: entry {name}: unsupported .npy version {version}")
+    return shape, fortran, dtype, fp.tell()
+
+
+def _read_entry(path: str, zf: zipfile.ZipFile, name: str, what: str, dtype: np.dtype[Any],
+                shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+    """The array in entry name.npy, after checking its header and declared size against
+    (dtype, shape), so that nothing is allocated that the metadata did not announce."""
+    info = zf.getinfo(name + ".npy")
+    with zf.open(info) as fp:
+        found_shape, fortran, found_dtype, header_len = _npy_header(path, fp, name)
+        if found_dtype != dtype or found_shape != shape:
+            raise CheckpointError(
+                f"{path}: entry {name} ({what}) holds {_typestr(found_dtype, found_shape)}, "
+                f"the metadata says {_typestr(dtype, shape)}")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if info.file_size != header_len + nbytes:
+            raise CheckpointError(
+                f"{path}: entry {name} ({what}) declares {info.file_size - header_len} data "
+                f"bytes, {_typestr(dtype, shape)} needs {nbytes}")
+        out = np.empty(shape[::-1] if fortran else shape, dtype)
+        flat = out.reshape(-1).view(np.uint8)
+        # In chunks, so that no second copy of a large leaf is ever held. Reading the
+        # entry's last byte makes zipfile check its CRC-32.
+        for start in range(0, nbytes, _CHUNK):
+            size = min(_CHUNK, nbytes - start)
+            chunk = fp.read(size)
+            if len(chunk) != size:
+                raise CheckpointError(f"{path}: entry {name} ({what}) ends early")
+            flat[start:start + size] = np.frombuffer(chunk, np.uint8)
+    return out.T if fortran else out
+
+
+def _clip(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _read_metadata(path: str, zf: zipfile.ZipFile) -> tuple[str, list[Any], list[_LeafSpec]]:
+    """(structure repr, preorder nodes, leaf specs) from the metadata entry, validated."""
+    with zf.open(_META_ENTRY + ".npy") as fp:
+        shape, _, dtype, _ = _npy_header(path, fp, _META_ENTRY)
+    if dtype != np.uint8 or len(shape) != 1 or shape[0] > _META_LIMIT:
+        raise CheckpointError(f"{path}: corrupt metadata entry: {_typestr(dtype, shape)}, "
+                              f"expected uint8 JSON of at most {_META_LIMIT} bytes")
+    raw = _read_entry(path, zf, _META_ENTRY, "metadata", dtype, shape).tobytes()
+    meta = json.loads(raw.decode("utf-8"))
+    found = meta.get("format") if isinstance(meta, dict) else None
+    if found != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: corrupt metadata: format {_clip(repr(found))}, "
+                              f"expected {CHECKPOINT_FORMAT!r}")
+    structure, nodes, specs = meta.get("structure"), meta.get("nodes"), meta.get("leaves")
+    if not (isinstance(structure, str) and isinstance(nodes, list) and isinstance(specs, list)):
+        raise CheckpointError(f"{path}: corrupt metadata: needs a structure string and lists "
+                              "of nodes and leaves")
+    return structure, nodes, [_leaf_spec(path, i, entry) for i, entry in enumerate(specs)]
+
+
+def _match_like(path: str, like_leaves: list[Any], like_def: TreeDef, structure: str,
+                nodes: list[Any], specs: list[_LeafSpec]) -> None:
+    """Raise CheckpointError unless the stored tree has like's structure, shapes and dtypes."""
+    wanted_paths = like_def.leaf_paths()
+    if [_encode_node(rec) for rec in like_def._records] != nodes:
+        stored_paths = [leaf_path for leaf_path, _, _ in specs]
+        lines = [f"{path}: the tree in the file has a different structure from like=:",
+                 f"  in the file: {_clip(structure)}", f"  like=:       {_clip(repr(like_def))}"]
+        for label, these, others in (("in the file", stored_paths, wanted_paths),
+                                     ("in like=", wanted_paths, stored_paths)):
+            only = [_where(p) for p in these if p not in set(others)]
+            if only:
+                lines.append(f"  leaves only {label}: {_clip(', '.join(only))}")
+        if len(lines) == 3:
+            lines.append("  (the same leaf paths in different kinds of container)")
+        raise CheckpointError("\n".join(lines))
+    problems = []
+    for leaf_path, (_, dtype, shape), slot in zip(wanted_paths, specs, like_leaves):
+        want = np.asarray(slot)
+        if want.dtype != dtype or want.shape != shape:
+            problems.append(f"  {_where(leaf_path)}: the file holds {_typestr(dtype, shape)}, "
+                            f"like= has {_typestr(want.dtype, want.shape)}")
+    if problems:
+        raise CheckpointError(f"{path}: {len(problems)} leaves differ from like= in shape or "
+                              "dtype:\n" + "\n".join(problems))
+
+
+def _as_like(value: np.ndarray[Any, Any], template: Any) -> Any:
+    """value as the kind of leaf template is: a Python or numpy scalar for one, else the array."""
+    if isinstance(template, np.generic):
+        return value[()]
+    if isinstance(template, (bool, int, float, complex, str, bytes)):
+        return value.item()
+    return value
+
+
+def _load(path: str, f: IO[bytes], like: tuple[list[Any], TreeDef] | None) -> Any:
+    """The tree in the open file f; like is the flattened like= tree, if any."""
+    if f.read(6) == b"\x93NUMPY":
+        raise CheckpointError(f"{path}: a .npy file (a single array), not a tree checkpoint; "
+                              "tree.load reads the .npz files that tree.save writes")
+    f.seek(0)
+    disk_size = os.fstat(f.fileno()).st_size
+    with zipfile.ZipFile(f) as zf:
+        infos = zf.infolist()
+        names = {info.filename for info in infos}
+        if _META_ENTRY + ".npy" not in names:
+            raise CheckpointError(f"{path}: no {_META_ENTRY} entry, so not written by "
+                                  f"funcgrad.tree.save (entries: {_clip(', '.join(names))})")
+        for info in infos:
+            if (info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 1
+                    or info.compress_size != info.file_size):
+                raise CheckpointError(f"{path}: entry {info.filename} is compressed or "
+                                      "encrypted; tree.save writes plain entries only")
+        # Plain entries can hold no more than the file: this bounds every allocation below.
+        if len(names) != len(infos) or sum(info.file_size for info in infos) > disk_size:
+            raise CheckpointError(f"{path}: the zip directory declares more data than the "
+                                  f"file's {disk_size} bytes (truncated or corrupt)")
+        structure, nodes, specs = _read_metadata(path, zf)
+        leaf_names = [f"leaf_{i}" for i in range(len(specs))]
+        if names != {name + ".npy" for name in (_META_ENTRY, *leaf_names)}:
+            raise CheckpointError(f"{path}: the metadata lists {len(specs)} leaves, the file "
+                                  f"holds {len(names) - 1} other entries")
+        if like is None:
+            treedef = _rebuild_treedef(path, nodes, len(specs))
+        else:
+            _match_like(path, like[0], like[1], structure, nodes, specs)
+            treedef = like[1]
+        values = [_read_entry(path, zf, name, _where(leaf_path), dtype, shape)
+                  for name, (leaf_path, dtype, shape) in zip(leaf_names, specs)]
+    if like is not None:
+        values = [_as_like(value, slot) for value, slot in zip(values, like[0])]
+    return unflatten(treedef, values)
+
+
+def load(path: str | os.PathLike[str], like: Any = None) -> Any:
+    """Read a tree written by `save`; with `like`, check it against like's structure, shapes
+    and dtypes and rebuild like's node types (needed for namedtuples and registered types)."""
+    where = os.fspath(path)
+    expected = None if like is None else flatten(like)
+    with open(where, "rb") as f:
+        try:
+            return _load(where, f, expected)
+        except CheckpointError:
+            raise
+        except (zipfile.BadZipFile, EOFError, ValueError, RecursionError, NotImplementedError,
+                OSError) as exc:
+            # Whatever a corrupt or truncated file makes zipfile, numpy or json raise.
+            raise CheckpointError(f"{where}: not a readable tree checkpoint "
+                                  f"({type(exc).__name__}: {exc})") from exc
+
+
+def _exists_error(target: str) -> FileExistsError:
+    return FileExistsError(errno.EEXIST, "tree.save: will not replace an existing file "
+                           "(pass overwrite=True to replace it)", target)
+
+
+def _lock(fd: int, *, wait: bool) -> bool:
+    """Lock fd exclusively until it is closed; False if a live save holds it."""
+    if sys.platform == "win32":
+        # No flock there, but Windows refuses to delete an open file, which is what we need.
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held by a live save, or a filesystem without locks: hands off
+    return True
+
+
+def _remove_dead_temps(directory: str) -> None:
+    """Delete the temp files of saves killed mid-write: ours by name, and locked by nobody."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return  # the save itself reports an unusable directory
+    for name in names:
+        if not (name.startswith(".") and name.endswith(_TMP_SUFFIX)):
+            continue
+        tmp = os.path.join(directory, name)
+        with contextlib.suppress(OSError):
+            fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                # The inode check skips a name that went to another file since it was opened.
+                if (_lock(fd, wait=False)
+                        and os.stat(tmp, follow_symlinks=False).st_ino == os.fstat(fd).st_ino):
+                    os.unlink(tmp)
+            finally:
+                os.close(fd)
+
+
+def _locked_temp(directory: str, name: str) -> tuple[IO[bytes], str]:
+    """A new temp file beside the target, locked for as long as it is open."""
+    while True:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name[:100]}.", suffix=_TMP_SUFFIX, dir=directory)
+        f = os.fdopen(fd, "wb")
+        _lock(fd, wait=True)
+        # Another save's cleanup may have deleted it between mkstemp and the lock.
+        if os.fstat(fd).st_nlink:
+            return f, tmp
+        f.close()
+
+
+def _publish(tmp: str, target: str, overwrite: bool) -> None:
+    """Give the finished temp file the target's name; without overwrite, never replace a file."""
+    if overwrite:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)  # atomic, and fails if target exists, even if created meanwhile
+    except FileExistsError:
+        raise _exists_error(target) from None
+    except OSError:
+        # No hard links on this filesystem: check, then rename.
+        if os.path.lexists(target):
+            raise _exists_error(target) from None
+        os.replace(tmp, target)
+        return
+    os.unlink(tmp)
+
+
+def save(path: str | os.PathLike[str], tree: Any, *, overwrite: bool = False) -> None:
+    """Write tree (its structure and array leaves) to one .npz file, atomically, no pickle."""
+    target = os.fspath(path)
+    directory = os.path.dirname(target) or "."
+    if not overwrite and os.path.lexists(target):
+        raise _exists_error(target)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, "tree.save: no such directory", directory)
+    tree_leaves, treedef = flatten(tree)
+    arrays = [np.asarray(leaf) for leaf in tree_leaves]
+    leaf_paths = treedef.leaf_paths()
+    for leaf_path, leaf, array in zip(leaf_paths, tree_leaves, arrays):
+        if array.dtype.kind not in _STORABLE_KINDS or array.dtype.fields is not None:
+            raise TypeError(
+                f"tree.save: the leaf at {_where(leaf_path)} is a {type(leaf).__name__} of dtype "
+                f"{array.dtype}, which cannot be stored without pickle; leaves must be arrays "
+                "or scalars of numbers, bools, str or bytes")
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "structure": repr(treedef),
+        "nodes": [_encode_node(rec) for rec in treedef._records],
+        "leaves": [{"path": p, "dtype": a.dtype.str, "shape": list(a.shape)}
+                   for p, a in zip(leaf_paths, arrays)],
+    }
+    entries = [(_META_ENTRY, np.frombuffer(json.dumps(meta).encode(), np.uint8)),
+               *((f"leaf_{i}", array) for i, array in enumerate(arrays))]
+    _remove_dead_temps(directory)
+    f, tmp = _locked_temp(directory, os.path.basename(target))
+    try:
+        with f:
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for name, array in entries:
+                    with zf.open(name + ".npy", "w", force_zip64=True) as out:
+                        np.lib.format.write_array(out, array, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+            # Still locked while it gets its name, so no cleanup takes it for a dead save's.
+            _publish(tmp, target, overwrite)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    # Make the new name itself durable, where directories can be synced.
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
 
 # jax.tree_util's names
 register_pytree_node = register_node

@@ -7,6 +7,8 @@ import hashlib
 import http.server
 import socket
 import threading
+import time
+import tracemalloc
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
@@ -54,6 +56,11 @@ def fake_mnist(seed: int = 0, n_train: int = 6, n_test: int = 4) -> Mnist:
 def fake_payloads(data: Mnist) -> dict[str, bytes]:
     """Raw IDX contents for each MNIST file name."""
     return dict(zip(FILES, (idx_bytes(array) for array in data)))
+
+
+def digests(data: Mnist) -> dict[str, str]:
+    """The SHA-256 of each file of ``data``, to load it with instead of MNIST's own."""
+    return {name: hashlib.sha256(payload).hexdigest() for name, payload in fake_payloads(data).items()}
 
 
 def write_dataset(directory: Path, data: Mnist, *, gz: bool = True) -> Path:
@@ -228,7 +235,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_load_fake_dataset(tmp_path: Path, gz: bool) -> None:
     data = fake_mnist()
     directory = write_dataset(tmp_path / "mnist", data, gz=gz)
-    assert_same(load_mnist(directory, download=False), data)
+    assert_same(load_mnist(directory, download=False, checksums=digests(data)), data)
 
 
 def test_count_mismatch(tmp_path: Path) -> None:
@@ -236,7 +243,7 @@ def test_count_mismatch(tmp_path: Path) -> None:
     data = data._replace(train_labels=data.train_labels[:-1])
     directory = write_dataset(tmp_path / "mnist", data)
     with pytest.raises(MnistError, match="count mismatch") as info:
-        load_mnist(directory, download=False)
+        load_mnist(directory, download=False, checksums={})
     message = str(info.value)
     assert "6 images" in message and "5 labels" in message
     assert str(directory / "train-images-idx3-ubyte.gz") in message
@@ -248,7 +255,7 @@ def test_label_out_of_range(tmp_path: Path) -> None:
     data.test_labels[2] = 10
     directory = write_dataset(tmp_path / "mnist", data)
     with pytest.raises(MnistError, match=r"label 10 at index 2 is out of range 0\.\.9") as info:
-        load_mnist(directory, download=False)
+        load_mnist(directory, download=False, checksums={})
     assert str(directory / "t10k-labels-idx1-ubyte.gz") in str(info.value)
 
 
@@ -257,7 +264,7 @@ def test_swapped_files_rejected(tmp_path: Path) -> None:
     images = directory / "t10k-images-idx3-ubyte.gz"
     images.write_bytes((directory / "t10k-labels-idx1-ubyte.gz").read_bytes())
     with pytest.raises(MnistError, match="bad magic number") as info:
-        load_mnist(directory, download=False)
+        load_mnist(directory, download=False, checksums={})
     assert str(images) in str(info.value)
 
 
@@ -265,15 +272,14 @@ def test_wrong_image_size(tmp_path: Path) -> None:
     directory = write_dataset(tmp_path / "mnist", fake_mnist())
     path = write_file(directory / "train-images-idx3-ubyte.gz", idx_bytes(np.zeros((6, 32, 32), np.uint8)))
     with pytest.raises(MnistError, match="32x32, MNIST images are 28x28") as info:
-        load_mnist(directory, download=False)
+        load_mnist(directory, download=False, checksums={})
     assert str(path) in str(info.value)
 
 
 def test_verify_files_detects_mismatch(tmp_path: Path) -> None:
     data = fake_mnist()
     directory = write_dataset(tmp_path / "mnist", data)
-    own = {name: hashlib.sha256(payload).hexdigest() for name, payload in fake_payloads(data).items()}
-    mnist_data.verify_files(directory, own)
+    mnist_data.verify_files(directory, digests(data))
     with pytest.raises(MnistError, match="SHA-256 mismatch") as info:
         mnist_data.verify_files(directory)  # the real MNIST digests
     assert str(directory) in str(info.value)
@@ -371,7 +377,10 @@ class Server(NamedTuple):
 
 FAKE = fake_mnist(seed=1)
 FAKE_PAYLOADS = fake_payloads(FAKE)
-FAKE_SHA256 = {name: hashlib.sha256(payload).hexdigest() for name, payload in FAKE_PAYLOADS.items()}
+FAKE_SHA256 = digests(FAKE)
+
+
+SLOPPY_MIRRORS = ("short", "slow", "nolength")  # serve /good/'s files, each in its own bad way
 
 
 def _routes() -> dict[str, bytes]:
@@ -385,28 +394,34 @@ def _routes() -> dict[str, bytes]:
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    """A local mirror: /good/ serves the fake files, /bad/ wrong ones, /short/ cut-off ones, others 404."""
+    """A local mirror: /good/ serves the fake files, /bad/ wrong ones, /short/ cut-off ones,
+    /slow/ one byte per 20 ms, /nolength/ without a Content-Length; anything else is a 404."""
     routes = _routes()
     requests: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             requests.append(self.path)
-            if self.path.startswith("/short/"):
-                body = routes["/good/" + self.path.removeprefix("/short/")]
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 2])
-                return
-            if self.path not in routes:
+            variant, _, name = self.path[1:].partition("/")
+            body = routes.get(f"/good/{name}" if variant in SLOPPY_MIRRORS else self.path)
+            if body is None:
                 self.send_error(404)
                 return
-            body = routes[self.path]
             self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
+            if variant != "nolength":
+                self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                if variant == "short":
+                    self.wfile.write(body[: len(body) // 2])
+                elif variant == "slow":
+                    for i in range(len(body)):
+                        self.wfile.write(body[i : i + 1])
+                        time.sleep(0.02)
+                else:
+                    self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up, as it should on /slow/
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # keep pytest output clean
@@ -437,7 +452,7 @@ def download(target: Path, mirrors: Sequence[str], checksums: Mapping[str, str] 
 
 def assert_clean_download(target: Path) -> None:
     assert sorted(p.name for p in target.iterdir()) == sorted(f"{name}.gz" for name in FILES)
-    assert_same(load_mnist(target, download=False), FAKE)
+    assert_same(load_mnist(target, download=False, checksums=FAKE_SHA256), FAKE)
     mnist_data.verify_files(target, FAKE_SHA256)
 
 
@@ -509,7 +524,7 @@ def test_load_mnist_downloads_only_missing_into_cache(
         return real_download(target_dir, [server.base + "/good/"], {n: FAKE_SHA256[n] for n in checksums}, **kwargs)
 
     monkeypatch.setattr(mnist_data, "download_mnist", local_download)
-    assert_same(load_mnist(progress=False), FAKE)
+    assert_same(load_mnist(progress=False, checksums=FAKE_SHA256), FAKE)
     assert requested == list(FILES[2:])
 
 
@@ -523,3 +538,135 @@ def test_progress_fallback_and_silence(
     assert f"\r{FILES[0]}.gz: 100%" in err and err.endswith("\n")
     mnist_data.download_mnist(tmp_path / "b", [server.base + "/good/"], checksums, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_download_size_cap(tmp_path: Path, server: Server) -> None:
+    checksums = {FILES[0]: FAKE_SHA256[FILES[0]]}
+    size = len(gzip.compress(FAKE_PAYLOADS[FILES[0]]))
+    with pytest.raises(MnistError) as info:
+        mnist_data.download_mnist(tmp_path, [server.base + "/good/", server.base + "/nolength/"],
+                                  checksums, progress=False, max_bytes=100)
+    message = str(info.value)
+    assert f"/good/{FILES[0]}.gz: {size} bytes, larger than the 100-byte download size cap" in message
+    assert f"/nolength/{FILES[0]}.gz: more than 100 bytes, the download size cap" in message
+    assert list(tmp_path.iterdir()) == []
+    # Without a Content-Length the body is still read whole when it fits the cap.
+    mnist_data.download_mnist(tmp_path, [server.base + "/nolength/"], checksums, progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == [f"{FILES[0]}.gz"]
+
+
+def test_download_overall_timeout(tmp_path: Path, server: Server) -> None:
+    # Each byte arrives well within the per-read timeout, but the whole file would take minutes.
+    checksums = {FILES[0]: FAKE_SHA256[FILES[0]]}
+    start = time.monotonic()
+    with pytest.raises(MnistError, match=r"/slow/.*took longer than 0\.3 s in all"):
+        mnist_data.download_mnist(tmp_path, [server.base + "/slow/"], checksums, progress=False,
+                                  timeout=5, total_timeout=0.3)
+    assert time.monotonic() - start < 3
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------
+# Hostile or damaged local files
+
+
+def gzip_bomb(path: Path, promised: bytes, members: int) -> Path:
+    """A .gz whose IDX header promises `promised` but which inflates by 16 MiB per member."""
+    zeros = gzip.compress(bytes(16 << 20), compresslevel=9)
+    with open(path, "wb") as out:
+        out.write(gzip.compress(promised))
+        for _ in range(members):
+            out.write(zeros)  # a gzip file may hold many members, read as one stream
+    return path
+
+
+def test_gzip_bomb_is_not_inflated(tmp_path: Path) -> None:
+    labels = idx_bytes(np.arange(10, dtype=np.uint8))
+    path = gzip_bomb(tmp_path / "train-labels-idx1-ubyte.gz", labels, members=1024)  # 16 GiB
+    assert path.stat().st_size < 32 << 20
+    tracemalloc.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(MnistError, match=r"at least 65536 extra trailing bytes after the "
+                                             r"10-byte payload of shape \(10,\)") as info:
+            read_idx(path, magic=mnist_data.LABELS_MAGIC)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - start < 1.5  # inflating 16 GiB takes several seconds
+    assert peak < 1 << 20
+    assert str(path) in str(info.value)
+
+
+def test_header_promising_too_much(tmp_path: Path) -> None:
+    # A header may promise up to 2**96 bytes: refuse beyond the limit before reading.
+    header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (1 << 31, 28, 28))
+    path = write_file(tmp_path / "train-images-idx3-ubyte.gz", header + bytes(100))
+    with pytest.raises(MnistError, match=rf"\({1 << 31}, 28, 28\) of uint8 \({(1 << 31) * 784} "
+                                         rf"bytes\), more than the {mnist_data.MAX_IDX_BYTES}-byte limit"):
+        read_idx(path)
+    # Within the limit, a file that promises much and holds little costs only what it holds.
+    header = bytes([0, 0, 8, 1]) + (50 << 20).to_bytes(4, "big")
+    path = write_file(tmp_path / "labels.gz", header + bytes(1000))
+    tracemalloc.start()
+    try:
+        with pytest.raises(MnistError, match="only 1000 bytes follow the header"):
+            read_idx(path)
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    finally:
+        tracemalloc.stop()
+
+
+def test_verify_files_stops_on_a_gzip_bomb(tmp_path: Path) -> None:
+    directory = write_dataset(tmp_path / "mnist", FAKE)
+    path = gzip_bomb(directory / f"{FILES[1]}.gz", FAKE_PAYLOADS[FILES[1]], members=16)  # 256 MiB
+    with pytest.raises(MnistError, match=f"more than {mnist_data.MAX_IDX_BYTES} bytes") as info:
+        mnist_data.verify_files(directory, FAKE_SHA256)
+    assert str(path) in str(info.value)
+
+
+def test_load_checks_the_known_digests(tmp_path: Path) -> None:
+    directory = write_dataset(tmp_path / "mnist", FAKE)
+    name = FILES[0]  # loaded first
+    with pytest.raises(MnistError) as info:
+        load_mnist(directory, download=False)  # MNIST's real digests
+    assert str(info.value) == (
+        f"{directory / (name + '.gz')}: SHA-256 mismatch: got {FAKE_SHA256[name]}, expected "
+        f"{mnist_data.SHA256[name]}; the file is damaged or not the original, delete it and "
+        "fetch it again")
+    # One damaged file among good ones is the one named.
+    damaged = dict(FAKE_SHA256, **{FILES[3]: hashlib.sha256(b"other").hexdigest()})
+    with pytest.raises(MnistError, match=f"{FILES[3]}.gz: SHA-256 mismatch: got {FAKE_SHA256[FILES[3]]}"):
+        load_mnist(directory, download=False, checksums=damaged)
+
+
+def test_empty_sets(tmp_path: Path) -> None:
+    empty = fake_mnist(n_train=0, n_test=0)
+    directory = write_dataset(tmp_path / "mnist", empty)
+    with pytest.raises(MnistError, match=r"holds no images \(its header declares shape \(0, 28, 28\)\)") as info:
+        load_mnist(directory, download=False, checksums=digests(empty))
+    assert str(directory / f"{FILES[0]}.gz") in str(info.value)
+    no_labels = FAKE._replace(test_labels=FAKE.test_labels[:0])
+    directory = write_dataset(tmp_path / "mnist2", no_labels)
+    with pytest.raises(MnistError, match="holds 4 images but .* holds 0 labels"):
+        load_mnist(directory, download=False, checksums=digests(no_labels))
+
+
+def test_unreadable_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    directory = write_dataset(tmp_path / "mnist", FAKE)
+    real_is_file = Path.is_file
+
+    def no_permission(self: Path) -> bool:
+        # What stat reports inside a folder the user may not enter (chmod a-x), even as root.
+        if self.parent == directory:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_is_file(self)
+
+    monkeypatch.setattr(Path, "is_file", no_permission)
+    with pytest.raises(MnistError) as info:
+        load_mnist(directory, download=False)
+    assert str(info.value) == f"MNIST directory {directory} cannot be read: Permission denied"
+    assert mnist_data.main(["--data", str(directory), "--no-download"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: MNIST directory {directory} cannot be read: Permission denied\n"

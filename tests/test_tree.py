@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import fcntl
+import io
+import json
+import threading
+import tracemalloc
+import zipfile
 from collections import OrderedDict, defaultdict, namedtuple
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -491,3 +498,363 @@ def test_register_pytree_node_class_and_partial_through_transforms() -> None:
     np.testing.assert_array_equal(funcgrad.jit(lambda f, x: f(x))(scale, np.ones(2)), [3.0, 3.0])
     dk = funcgrad.grad(lambda f: fnp.sum(f(np.ones(2))))(scale)
     assert float(dk.keywords["k"]) == 2.0
+
+
+# ---------------------------------------------------------------------------------------
+# Checkpoints: save / load
+
+
+def assert_same_tree(got: Any, want: Any) -> None:
+    """Same structure, and leaf by leaf the same type, dtype, shape and values."""
+    got_leaves, got_def = tree.flatten(got)
+    want_leaves, want_def = tree.flatten(want)
+    assert got_def == want_def
+    for g, w in zip(got_leaves, want_leaves):
+        assert type(g) is type(w)
+        assert np.asarray(g).dtype == np.asarray(w).dtype
+        assert np.shape(g) == np.shape(w)
+        np.testing.assert_array_equal(g, w)
+
+
+def as_arrays(t: Any) -> Any:
+    """What load gives without like=: every leaf as a numpy array."""
+    return tree.map(np.asarray, t)
+
+
+def npy_bytes(array: Any) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.asarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def write_zip(path: Path, entries: dict[str, bytes],
+              method: int = zipfile.ZIP_STORED) -> Path:
+    """A hand-made .npz: name -> the bytes of one entry."""
+    with zipfile.ZipFile(path, "w", method) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return path
+
+
+def meta_bytes(leaves: list[dict[str, Any]], nodes: list[Any] | None = None,
+               fmt: str = tree.CHECKPOINT_FORMAT) -> bytes:
+    """The metadata entry of a hand-made checkpoint whose tree is a list of the leaves."""
+    meta = {"format": fmt, "structure": "made by hand",
+            "nodes": [["list", len(leaves)]] + ["*"] * len(leaves) if nodes is None else nodes,
+            "leaves": leaves}
+    return npy_bytes(np.frombuffer(json.dumps(meta).encode(), np.uint8))
+
+
+def nested(rng: np.random.Generator) -> dict[str, Any]:
+    """A tree with every kind of node load can rebuild alone and many kinds of leaf."""
+    return {
+        "params": [{"w": rng.standard_normal((3, 2)).astype(np.float32),
+                    "b": np.zeros(2, np.float32)},
+                   (rng.standard_normal(4), None)],
+        "step": np.array(7, np.int64),
+        "mask": rng.random((2, 2)) > 0.5,
+        "counts": np.arange(5, dtype=np.int32),
+        "scalar64": np.array(2.5),
+        "empty": np.zeros((0, 3), np.float32),
+        "fortran": np.asfortranarray(rng.standard_normal((3, 4))),
+        "big_endian": np.arange(3, dtype=">i4"),
+        "complex": np.array([1 + 2j, -3j], np.complex64),
+        "name": np.array("adam"),
+        "by_layer": {0: np.ones(1), 1: [OrderedDict([("z", np.ones(1)), ("a", np.full(2, 3.0))])]},
+    }
+
+
+def test_save_load_round_trip_without_like(tmp_path: Path) -> None:
+    t = nested(np.random.default_rng(0))
+    path = tmp_path / "ckpt.npz"
+    tree.save(path, t)
+    back = tree.load(path)
+    assert_same_tree(back, t)
+    assert type(back["by_layer"][1][0]) is OrderedDict
+    assert list(back["by_layer"][1][0]) == ["z", "a"]
+    assert back["fortran"].flags.f_contiguous  # stored as written, not re-laid out
+    assert back["big_endian"].dtype == np.dtype(">i4")
+    # Plain numpy reads the same file: one entry per leaf plus the metadata.
+    with np.load(path, allow_pickle=False) as npz:
+        assert len(npz.files) == 1 + tree.structure(t).num_leaves
+        np.testing.assert_array_equal(npz["leaf_0"], t["big_endian"])
+
+
+def test_save_load_python_scalars_and_like_types(tmp_path: Path) -> None:
+    @tree.register_dataclass
+    @dataclasses.dataclass
+    class State:
+        params: Any
+        step: int
+
+    t: Any = (State(params=Point(np.ones(2, np.float32), np.array(3.0)), step=4),
+         {"lr": 0.5, "flag": True, "f32": np.float32(1.5), "tag": "x"}, None, [])
+    tree.save(tmp_path / "s.npz", t)
+    back = tree.load(tmp_path / "s.npz", like=t)
+    assert_same_tree(back, t)  # the same types too: int, float, bool, str, np.float32
+    assert type(back[0]) is State and type(back[0].params) is Point
+    # The like= tree decides only the containers and leaf types: the values are the file's.
+    fresh: Any = (State(params=Point(np.zeros(2, np.float32), np.array(0.0)), step=0),
+             {"lr": 0.0, "flag": False, "f32": np.float32(0), "tag": "y"}, None, [])
+    assert_same_tree(tree.load(tmp_path / "s.npz", like=fresh), t)
+
+
+def test_load_without_like_refuses_code_defined_nodes(tmp_path: Path) -> None:
+    tree.save(tmp_path / "p.npz", {"pt": Point(np.ones(1), np.zeros(1))})
+    with pytest.raises(tree.CheckpointError) as info:
+        tree.load(tmp_path / "p.npz")
+    message = str(info.value)
+    assert str(tmp_path / "p.npz") in message
+    assert "Point" in message and "like=" in message
+
+
+def test_root_leaf_and_empty_tree(tmp_path: Path) -> None:
+    tree.save(tmp_path / "a.npz", np.arange(3.0))
+    np.testing.assert_array_equal(tree.load(tmp_path / "a.npz"), np.arange(3.0))
+    tree.save(tmp_path / "e.npz", {})
+    assert tree.load(tmp_path / "e.npz") == {}
+
+
+def test_load_like_structure_mismatch(tmp_path: Path) -> None:
+    path = tmp_path / "c.npz"
+    tree.save(path, {"w": np.ones(2), "b": np.ones(1)})
+    with pytest.raises(tree.CheckpointError) as info:
+        tree.load(path, like={"w": np.ones(2), "gamma": np.ones(1)})
+    message = str(info.value)
+    assert message.startswith(f"{path}: the tree in the file has a different structure")
+    assert "leaves only in the file: ['b']" in message
+    assert "leaves only in like=: ['gamma']" in message
+    with pytest.raises(tree.CheckpointError, match="same leaf paths in different kinds"):
+        tree.load(path, like=OrderedDict([("b", np.ones(1)), ("w", np.ones(2))]))
+
+
+def test_load_like_shape_and_dtype_mismatch(tmp_path: Path) -> None:
+    path = tmp_path / "c.npz"
+    tree.save(path, {"w": np.ones((2, 3), np.float32), "b": np.ones(3, np.float32), "n": 1})
+    like = {"w": np.ones((3, 2), np.float32), "b": np.ones(3, np.float64), "n": 1}
+    with pytest.raises(tree.CheckpointError) as info:
+        tree.load(path, like=like)
+    assert str(info.value) == (
+        f"{path}: 2 leaves differ from like= in shape or dtype:\n"
+        "  ['b']: the file holds float32[3], like= has float64[3]\n"
+        "  ['w']: the file holds float32[2, 3], like= has float32[3, 2]")
+
+
+def test_save_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "c.npz"
+    tree.save(path, {"x": np.ones(2)})
+    with pytest.raises(FileExistsError, match="overwrite=True") as info:
+        tree.save(path, {"x": np.zeros(2)})
+    assert info.value.filename == str(path)
+    np.testing.assert_array_equal(tree.load(path)["x"], np.ones(2))
+    tree.save(path, {"x": np.zeros(2)}, overwrite=True)
+    np.testing.assert_array_equal(tree.load(path)["x"], np.zeros(2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]  # no temp file left
+
+
+def test_save_errors_name_the_leaf_or_directory(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"leaf at \['f'\] is a builtin_function_or_method of dtype object"):
+        tree.save(tmp_path / "c.npz", {"x": np.ones(2), "f": print})
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(FileNotFoundError, match="no such directory") as info:
+        tree.save(tmp_path / "nowhere" / "c.npz", [np.ones(1)])
+    assert info.value.filename == str(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError):
+        tree.load(tmp_path / "missing.npz")
+
+
+def test_interrupted_save_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                ) -> None:
+    path = tmp_path / "c.npz"
+    tree.save(path, {"x": np.ones(2)})
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np.lib.format, "write_array", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tree.save(path, {"x": np.zeros(2)}, overwrite=True)
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]
+    np.testing.assert_array_equal(tree.load(path)["x"], np.ones(2))  # the old file, whole
+
+
+def test_leftover_temp_files_are_cleaned_by_the_next_save(tmp_path: Path) -> None:
+    # What a save killed mid-write leaves: a temp file named after its target.
+    dead = tmp_path / ".old.npz.k3j_x9q2.funcgrad-save.tmp"
+    dead.write_bytes(b"PK\x03\x04 half a zip")
+    # A save in progress in another thread or process holds a lock on its temp file.
+    live = tmp_path / ".other.npz.abcdefgh.funcgrad-save.tmp"
+    live.write_bytes(b"being written")
+    unrelated = [tmp_path / name for name in
+                 ("notes.txt", ".old.npz.tmp", "x.funcgrad-save.tmp", ".hidden")]
+    for p in unrelated:
+        p.write_text("keep me")
+    with open(live, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        tree.save(tmp_path / "new.npz", [np.ones(3)])
+        assert live.exists()
+    assert not dead.exists()
+    for p in unrelated:
+        assert p.read_text() == "keep me"
+    np.testing.assert_array_equal(tree.load(tmp_path / "new.npz")[0], np.ones(3))
+
+
+def test_concurrent_saves_and_loads(tmp_path: Path) -> None:
+    trees = [{"w": np.full((50, 50), float(i)), "i": np.array(i)} for i in range(8)]
+    results: list[Any] = [None] * 8
+
+    def work(i: int) -> None:
+        path = tmp_path / f"t{i % 4}.npz"
+        for _ in range(5):
+            tree.save(path, trees[i], overwrite=True)
+            back = tree.load(path, like=trees[i])
+            j = int(back["i"])  # another thread may have replaced it: but never half
+            np.testing.assert_array_equal(back["w"], trees[j]["w"])
+        results[i] = j
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert all(r is not None and r % 4 == i % 4 for i, r in enumerate(results))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"t{i}.npz" for i in range(4)]
+
+
+def test_concurrent_saves_without_overwrite_one_wins(tmp_path: Path) -> None:
+    path = tmp_path / "c.npz"
+    outcomes: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def work(i: int) -> None:
+        barrier.wait()
+        try:
+            tree.save(path, {"i": np.array(i)})
+            outcomes.append(f"saved {i}")
+        except FileExistsError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    saved = [o for o in outcomes if o.startswith("saved")]
+    assert len(saved) == 1 and outcomes.count("refused") == 5
+    assert saved[0] == f"saved {int(tree.load(path)['i'])}"
+
+
+@pytest.mark.parametrize("keep", [0, 10, 100, -1, -22])
+def test_truncated_file(tmp_path: Path, keep: int) -> None:
+    path = tmp_path / "c.npz"
+    tree.save(path, nested(np.random.default_rng(1)))
+    data = path.read_bytes()
+    path.write_bytes(data[:keep])
+    with pytest.raises(tree.CheckpointError, match="not a readable tree checkpoint") as info:
+        tree.load(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_corrupt_leaf_data_fails_its_checksum(tmp_path: Path) -> None:
+    path = tmp_path / "c.npz"
+    tree.save(path, {"w": np.zeros(1000)})
+    data = bytearray(path.read_bytes())
+    data[data.index(bytes(800)) + 400] = 1  # one byte in the middle of the zeros
+    path.write_bytes(bytes(data))
+    with pytest.raises(tree.CheckpointError, match=r"Bad CRC-32 for file 'leaf_0\.npy'") as info:
+        tree.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_npy_and_plain_npz_are_not_checkpoints(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", np.ones(3))
+    with pytest.raises(tree.CheckpointError, match="a .npy file") as info:
+        tree.load(tmp_path / "a.npy")
+    assert str(tmp_path / "a.npy") in str(info.value)
+    np.savez(tmp_path / "b.npz", x=np.ones(3))
+    with pytest.raises(tree.CheckpointError, match="no __funcgrad_tree__ entry"):
+        tree.load(tmp_path / "b.npz")
+    (tmp_path / "c.npz").write_text("hello")
+    with pytest.raises(tree.CheckpointError, match="BadZipFile"):
+        tree.load(tmp_path / "c.npz")
+
+
+LEAF = {"path": "[0]", "dtype": "<f8", "shape": [3]}
+
+
+@pytest.mark.parametrize("meta, message", [
+    (npy_bytes(np.frombuffer(b"{not json", np.uint8)), "JSONDecodeError"),
+    (npy_bytes(np.frombuffer(b"\xff\xfe", np.uint8)), "UnicodeDecodeError"),
+    (npy_bytes(np.ones(3)), r"corrupt metadata entry: float64\[3\]"),
+    (meta_bytes([LEAF], fmt="other/2"), "format 'other/2'"),
+    (meta_bytes([{"path": "[0]", "dtype": "|O", "shape": [3]}]), "corrupt metadata: leaf 0"),
+    (meta_bytes([{"path": "[0]", "dtype": "<f8", "shape": [-3]}]), "corrupt metadata: leaf 0"),
+    (meta_bytes([LEAF], nodes=[["list", 2], "*"]), "do not form a tree of 1 leaves"),
+    (meta_bytes([LEAF], nodes=["*", "*"]), "nodes after the tree's end"),
+    (meta_bytes([LEAF], nodes=[["set", 1], "*"]), r"unknown tree node \['set', 1\]"),
+    (meta_bytes([LEAF, LEAF]), "the metadata lists 2 leaves, the file holds 1 other entries"),
+    (meta_bytes([{"path": "[0]", "dtype": "<f4", "shape": [3]}]),
+     r"entry leaf_0 \(\[0\]\) holds float64\[3\], the metadata says float32\[3\]"),
+])
+def test_corrupt_metadata(tmp_path: Path, meta: bytes, message: str) -> None:
+    path = write_zip(tmp_path / "c.npz", {"__funcgrad_tree__.npy": meta,
+                                          "leaf_0.npy": npy_bytes(np.ones(3))})
+    with pytest.raises(tree.CheckpointError, match=message) as info:
+        tree.load(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_wrong_leaf_count(tmp_path: Path) -> None:
+    path = write_zip(tmp_path / "c.npz", {"__funcgrad_tree__.npy": meta_bytes([LEAF]),
+                                          "leaf_0.npy": npy_bytes(np.ones(3)),
+                                          "leaf_1.npy": npy_bytes(np.ones(3))})
+    with pytest.raises(tree.CheckpointError,
+                       match="the metadata lists 1 leaves, the file holds 2 other entries"):
+        tree.load(path)
+
+
+def load_peak(path: Path) -> tuple[str, int]:
+    """load's error message on a hostile file and the peak memory it allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(tree.CheckpointError) as info:
+            tree.load(path)
+        return str(info.value), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_hostile_shapes_are_refused_before_allocation(tmp_path: Path) -> None:
+    huge = [1 << 20, 1 << 20]  # 8 TiB of float64
+    leaf = {"path": "[0]", "dtype": "<f8", "shape": huge}
+    buf = io.BytesIO()  # numpy's header for the huge shape, then 64 bytes, not 8 TiB
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False,
+                                               "shape": tuple(huge)})
+    path = write_zip(tmp_path / "c.npz", {"__funcgrad_tree__.npy": meta_bytes([leaf]),
+                                          "leaf_0.npy": buf.getvalue() + bytes(64)})
+    message, peak = load_peak(path)
+    assert f"declares 64 data bytes, float64[{huge[0]}, {huge[1]}] needs {8 << 40}" in message
+    assert peak < 1 << 20
+
+
+def test_hostile_declared_sizes_are_refused(tmp_path: Path) -> None:
+    path = write_zip(tmp_path / "c.npz", {"__funcgrad_tree__.npy": meta_bytes([LEAF]),
+                                          "leaf_0.npy": npy_bytes(np.ones(3))})
+    data = bytearray(path.read_bytes())
+    # The central directory's record of leaf_0.npy: claim 4 GiB - 1 for both sizes.
+    record = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 4)
+    data[record + 20:record + 28] = b"\xff\xff\xfe\xff" * 2
+    path.write_bytes(bytes(data))
+    message, peak = load_peak(path)
+    assert "declares more data than the file's" in message
+    assert peak < 1 << 20
+
+
+def test_compressed_entries_are_refused(tmp_path: Path) -> None:
+    # A deflated entry could inflate far beyond the file's size.
+    path = write_zip(tmp_path / "c.npz", {"__funcgrad_tree__.npy": meta_bytes([LEAF]),
+                                          "leaf_0.npy": npy_bytes(np.ones(3))},
+                     method=zipfile.ZIP_DEFLATED)
+    with pytest.raises(tree.CheckpointError, match="compressed or encrypted"):
+        tree.load(path)
