@@ -21,7 +21,6 @@ import contextlib
 import gzip
 import hashlib
 import http.client
-import importlib
 import math
 import os
 import sys
@@ -29,12 +28,14 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+
+import common
 
 __all__ = [
     "ENV_VAR",
@@ -275,72 +276,6 @@ def verify_files(directory: str | Path, checksums: Mapping[str, str] = SHA256) -
 # Downloading
 
 
-class _Progress(Protocol):
-    def update(self, n: int) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class _NoProgress:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class _PercentProgress:
-    """Carriage-return progress line for when tqdm is not installed."""
-
-    def __init__(self, label: str, total: int | None, stream: IO[str]) -> None:
-        self._label = label
-        self._total = total
-        self._stream = stream
-        self._done = 0
-        self._shown = -1
-
-    def update(self, n: int) -> None:
-        self._done += n
-        # Redraw only when the visible number changes, to keep stderr writes rare.
-        if self._total:
-            mark = min(100, self._done * 100 // self._total)
-            text = f"{mark:3d}%"
-        else:
-            mark = self._done >> 20
-            text = f"{mark} MiB"
-        if mark != self._shown:
-            self._shown = mark
-            self._stream.write(f"\r{self._label}: {text}")
-            self._stream.flush()
-
-    def close(self) -> None:
-        if self._shown >= 0:
-            self._stream.write("\n")
-            self._stream.flush()
-
-
-def _import_tqdm() -> Callable[..., Any] | None:
-    # Imported dynamically so tqdm stays an optional dependency for both runtime and mypy.
-    try:
-        module = importlib.import_module("tqdm")
-    except ImportError:
-        return None
-    factory = getattr(module, "tqdm", None)
-    return factory if callable(factory) else None
-
-
-def _make_progress(label: str, total: int | None, enabled: bool) -> _Progress:
-    if not enabled:
-        return _NoProgress()
-    factory = _import_tqdm()
-    if factory is not None:
-        bar: _Progress = factory(
-            total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr
-        )
-        return bar
-    return _PercentProgress(label, total, sys.stderr)
-
-
 def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
@@ -361,7 +296,7 @@ def _fetch_verified(
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 length = response.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
-                bar = _make_progress(target.name, total, progress)
+                bar = common.progress_bar(total, target.name, "B", enabled=progress)
                 received = 0
                 try:
                     while chunk := response.read(_CHUNK):
