@@ -1,15 +1,18 @@
-"""Shared helpers for the example scripts: command line, tables, figures, running a script."""
+"""Shared helpers for the example scripts: command line, tables, figures, progress, running a
+script."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
+import io
 import subprocess
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
 import matplotlib
 import numpy as np
@@ -22,7 +25,13 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 if importlib.util.find_spec("funcgrad") is None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-__all__ = ["explain", "make_parser", "plt", "print_table", "run_example", "save_figure", "section"]
+# Piped stdout (a log file, CI) is block-buffered, so lines printed there would land long
+# after the progress lines written to stderr meanwhile; line by line keeps them in order.
+if isinstance(sys.stdout, io.TextIOWrapper) and not sys.stdout.isatty():
+    sys.stdout.reconfigure(line_buffering=True)
+
+__all__ = ["Progress", "explain", "make_parser", "plt", "print_table", "progress_bar",
+           "run_example", "save_figure", "section"]
 
 
 def make_parser(description: str) -> argparse.ArgumentParser:
@@ -84,6 +93,110 @@ def save_figure(fig: Any, out_dir: Path, name: str) -> Path:
     plt.close(fig)
     print(f"figure written: {path}")
     return path
+
+
+class Progress(Protocol):
+    """What progress_bar returns: the part of tqdm's interface the examples use."""
+
+    def update(self, n: int = 1) -> None: ...
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _Silent:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _LineProgress:
+    """One line when done (for logs and pipes: no carriage returns, no redrawing)."""
+
+    def __init__(self, desc: str, total: int | None, unit: str, initial: int,
+                 stream: IO[str]) -> None:
+        self._desc, self._total, self._unit, self._stream = desc, total, unit, stream
+        self._initial = self._done = initial
+        self._postfix = ""
+
+    def update(self, n: int = 1) -> None:
+        self._done += n
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        self._postfix = s
+
+    def close(self) -> None:
+        if self._done > self._initial:
+            self._stream.write(self._line() + "\n")
+            self._stream.flush()
+        self._initial = self._done  # closing twice writes once
+
+    def _amount(self) -> str:
+        if self._unit == "B":
+            return f"{self._done / 2**20:.1f} MiB" if self._done >= 2**20 else f"{self._done:,} B"
+        if self._total:
+            return f"{self._done}/{self._total} {self._unit}"
+        return f"{self._done} {self._unit}"
+
+    def _line(self) -> str:
+        return f"{self._desc}: {self._amount()}" + (f", {self._postfix}" if self._postfix else "")
+
+
+class _PercentProgress(_LineProgress):
+    """A line redrawn in place on a terminal, for when tqdm is not installed."""
+
+    def __init__(self, desc: str, total: int | None, unit: str, initial: int,
+                 stream: IO[str]) -> None:
+        super().__init__(desc, total, unit, initial, stream)
+        self._shown = ""
+
+    def update(self, n: int = 1) -> None:
+        super().update(n)
+        # Redraw only when the percentage (or amount) changes, to keep writes rare.
+        shown = f"{100 * self._done // self._total:3d}%" if self._total else self._amount()
+        if shown != self._shown:
+            self._shown = shown
+            self._stream.write(f"\r{self._desc}: {shown}")
+            self._stream.flush()
+
+    def close(self) -> None:
+        if self._shown:
+            self._stream.write("\n")
+            self._stream.flush()
+        self._shown = ""
+
+
+def _import_tqdm() -> Callable[..., Any] | None:
+    # Imported by name: tqdm is an optional dependency without type stubs.
+    try:
+        factory = importlib.import_module("tqdm").tqdm
+    except (ImportError, AttributeError):
+        return None
+    return factory if callable(factory) else None
+
+
+def progress_bar(total: int | None, desc: str, unit: str, *, initial: int = 0,
+                 enabled: bool = True) -> Progress:
+    """Progress on stderr: a tqdm bar on a terminal (a percentage without tqdm), one line
+    when done where stderr is a file or pipe, nothing if not enabled; unit "B" counts bytes."""
+    if not enabled:
+        return _Silent()
+    stream = sys.stderr
+    if not stream.isatty():
+        return _LineProgress(desc, total, unit, initial, stream)
+    factory = _import_tqdm()
+    if factory is None:
+        return _PercentProgress(desc, total, unit, initial, stream)
+    scale = {"unit_scale": True, "unit_divisor": 1024} if unit == "B" else {}
+    bar: Progress = factory(total=total, initial=initial, desc=desc, unit=unit, file=stream,
+                            dynamic_ncols=True, **scale)
+    return bar
 
 
 def run_example(name: str, cwd: Path, *args: str, timeout: float = 600.0

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import json
 import math
 import os
@@ -305,30 +304,6 @@ def init_state(model: CNN, config: Config) -> TrainState:
     return TrainState(params, optim.adam().init(params))
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int, initial: int, desc: str, enabled: bool) -> Any:
-    if enabled:
-        try:
-            # imported by name: tqdm is an optional dependency without type stubs
-            tqdm = importlib.import_module("tqdm").tqdm
-        except ImportError:
-            pass
-        else:
-            return tqdm(total=total, initial=initial, desc=desc, unit="batch", file=sys.stderr,
-                        dynamic_ncols=True)
-    return _NoBar()
-
-
 StepFn = Callable[[Params, optim.AdamState, Batch], tuple[Params, optim.AdamState, Any]]
 """The training step of make_step with Adam, jitted or not."""
 
@@ -350,8 +325,8 @@ def train_epoch(step: StepFn, state: TrainState, images: U8,
     params, opt_state = state.params, state.opt_state
     loss_sum, seen, seconds = state.loss_sum, state.images_seen, state.seconds
     end = steps if max_steps is None else min(steps, state.step_in_epoch + max_steps)
-    bar = _progress_bar(steps, state.step_in_epoch, f"epoch {state.epoch + 1}/{config.epochs}",
-                        progress)
+    bar = common.progress_bar(steps, f"epoch {state.epoch + 1}/{config.epochs}", "batch",
+                              initial=state.step_in_epoch, enabled=progress)
     i = state.step_in_epoch
     try:
         for i in range(state.step_in_epoch, end):

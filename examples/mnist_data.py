@@ -23,7 +23,6 @@ import contextlib
 import gzip
 import hashlib
 import http.client
-import importlib
 import math
 import os
 import sys
@@ -32,12 +31,14 @@ import time
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+
+import common
 
 __all__ = [
     "DEFAULT_MAX_DOWNLOAD",
@@ -336,72 +337,6 @@ def verify_files(directory: str | Path, checksums: Mapping[str, str] = SHA256) -
 # Downloading
 
 
-class _Progress(Protocol):
-    def update(self, n: int) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class _NoProgress:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class _PercentProgress:
-    """Carriage-return progress line for when tqdm is not installed."""
-
-    def __init__(self, label: str, total: int | None, stream: IO[str]) -> None:
-        self._label = label
-        self._total = total
-        self._stream = stream
-        self._done = 0
-        self._shown = -1
-
-    def update(self, n: int) -> None:
-        self._done += n
-        # Redraw only when the visible number changes, to keep stderr writes rare.
-        if self._total:
-            mark = min(100, self._done * 100 // self._total)
-            text = f"{mark:3d}%"
-        else:
-            mark = self._done >> 20
-            text = f"{mark} MiB"
-        if mark != self._shown:
-            self._shown = mark
-            self._stream.write(f"\r{self._label}: {text}")
-            self._stream.flush()
-
-    def close(self) -> None:
-        if self._shown >= 0:
-            self._stream.write("\n")
-            self._stream.flush()
-
-
-def _import_tqdm() -> Callable[..., Any] | None:
-    # Imported dynamically so tqdm stays an optional dependency for both runtime and mypy.
-    try:
-        module = importlib.import_module("tqdm")
-    except ImportError:
-        return None
-    factory = getattr(module, "tqdm", None)
-    return factory if callable(factory) else None
-
-
-def _make_progress(label: str, total: int | None, enabled: bool) -> _Progress:
-    if not enabled:
-        return _NoProgress()
-    factory = _import_tqdm()
-    if factory is not None:
-        bar: _Progress = factory(
-            total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr
-        )
-        return bar
-    return _PercentProgress(label, total, sys.stderr)
-
-
 def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
@@ -410,7 +345,7 @@ def _describe_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _copy_body(response: Any, out: IO[bytes], bar: _Progress, *, max_bytes: int,
+def _copy_body(response: Any, out: IO[bytes], bar: common.Progress, *, max_bytes: int,
                deadline: float, total_timeout: float) -> int:
     """Copy a response's body to ``out``, giving up past ``max_bytes`` or the deadline; the byte count."""
     received = 0
@@ -447,7 +382,7 @@ def _fetch_verified(
                 total = int(length) if length and length.isdigit() else None
                 if total is not None and total > max_bytes:
                     raise MnistError(f"{total} bytes, larger than the {max_bytes}-byte download size cap")
-                bar = _make_progress(target.name, total, progress)
+                bar = common.progress_bar(total, target.name, "B", enabled=progress)
                 try:
                     received = _copy_body(response, out, bar, max_bytes=max_bytes,
                                           deadline=deadline, total_timeout=total_timeout)

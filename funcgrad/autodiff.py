@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 from typing_extensions import ParamSpec
@@ -27,10 +27,11 @@ from funcgrad import numpy as fnp
 from funcgrad import tree
 from funcgrad.batching import vmap
 from funcgrad.config import checking_nans
-from funcgrad.core import (Backward, Primitive, ShapedArray, Trace, Tracer, VJPCall, aval_of,
-                           bind, check_finite, differentiable, new_trace, short_dtype,
-                           unaliased, user_location)
-from funcgrad.graph import Graph, Literal, Var, trace_avals
+from funcgrad.core import (Array, ArrayLike, Backward, Primitive, ShapedArray, Trace, Tracer,
+                           VJPCall, aval_of, bind, check_finite, differentiable, new_trace,
+                           short_dtype, unaliased, user_location)
+from funcgrad.graph import Graph, Var, trace_avals
+from funcgrad.graph import Literal as Constant
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -347,10 +348,14 @@ def _vjp(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
         aux = None
         if has_aux:
             out, aux = _split_aux(out, _fname(f))
-            aux = tree.map(lambda x: _unwrap(trace, x), aux)
+            aux_leaves, aux_tree = tree.flatten(aux)
+            aux_leaves = [_unwrap(trace, x) for x in aux_leaves]
         out_leaves, out_tree = tree.flatten(out)
-    # Results are arrays the caller owns: never one of their own arguments, nor read-only.
+    # Results are arrays the caller owns: never one of their own arguments, nor read-only;
+    # numpy scalars become 0-d arrays, as under jit.
     out_primals = unaliased([_unwrap(trace, x) for x in out_leaves], [*leaves, *args])
+    if has_aux:
+        aux = tree.unflatten(aux_tree, unaliased(aux_leaves, [*leaves, *args, *out_primals]))
 
     def pullback(cotangent: Any) -> tuple[Any, ...]:
         ct_leaves, ct_tree = tree.flatten(cotangent)
@@ -423,14 +428,35 @@ def _check_scalar(out: Any, fname: str, has_aux: bool, holomorphic: bool) -> Non
             "pass holomorphic=True to get its complex derivative, or use vjp.")
 
 
+@overload
+def value_and_grad(f: Callable[P, ArrayLike], argnums: int | Sequence[int] = 0,
+                   has_aux: Literal[False] = False, holomorphic: bool = False
+                   ) -> Callable[P, tuple[Array, Any]]: ...
+@overload
+def value_and_grad(f: Callable[P, tuple[ArrayLike, Any]], argnums: int | Sequence[int],
+                   has_aux: Literal[True], holomorphic: bool = False
+                   ) -> Callable[P, tuple[tuple[Array, Any], Any]]: ...
+@overload
+def value_and_grad(f: Callable[P, tuple[ArrayLike, Any]], argnums: int | Sequence[int] = 0,
+                   *, has_aux: Literal[True], holomorphic: bool = False
+                   ) -> Callable[P, tuple[tuple[Array, Any], Any]]: ...
+
+
 def value_and_grad(f: Callable[P, Any], argnums: int | Sequence[int] = 0,
                    has_aux: bool = False, holomorphic: bool = False
                    ) -> Callable[P, tuple[Any, Any]]:
     """Return a function computing (f(*args), gradient of f) ((value, aux), grad with has_aux).
 
-    holomorphic=True, as in JAX: f maps complex inputs to a complex output and the result is
-    its complex derivative f'(z).
+    The value is a 0-d array (also where f returns a Python or numpy scalar), the gradient
+    has the structure of the argument(s) at argnums. holomorphic=True, as in JAX: f maps
+    complex inputs to a complex output and the result is its complex derivative f'(z).
     """
+    return _value_and_grad(f, argnums, has_aux, holomorphic)
+
+
+def _value_and_grad(f: Callable[P, Any], argnums: int | Sequence[int], has_aux: bool,
+                    holomorphic: bool) -> Callable[P, tuple[Any, Any]]:
+    """value_and_grad, for any has_aux (the public function's overloads need a literal)."""
     fname = _fname(f)
 
     @functools.wraps(f)
@@ -449,16 +475,30 @@ def value_and_grad(f: Callable[P, Any], argnums: int | Sequence[int] = 0,
         _check_scalar(out, fname, has_aux, holomorphic)
         grads = pullback(np.ones((), aval_of(out).dtype))
         g = grads[0] if isinstance(argnums, int) else grads
-        return ((out, aux) if has_aux else out), g
+        # A Python number returned by f becomes a 0-d array too, as under jit.
+        value = out if isinstance(out, Tracer) else np.asarray(out)
+        return ((value, aux) if has_aux else value), g
 
     return value_and_grad_f
+
+
+@overload
+def grad(f: Callable[P, ArrayLike], argnums: int | Sequence[int] = 0,
+         has_aux: Literal[False] = False, holomorphic: bool = False) -> Callable[P, Any]: ...
+@overload
+def grad(f: Callable[P, tuple[ArrayLike, Any]], argnums: int | Sequence[int],
+         has_aux: Literal[True], holomorphic: bool = False) -> Callable[P, tuple[Any, Any]]: ...
+@overload
+def grad(f: Callable[P, tuple[ArrayLike, Any]], argnums: int | Sequence[int] = 0,
+         *, has_aux: Literal[True], holomorphic: bool = False
+         ) -> Callable[P, tuple[Any, Any]]: ...
 
 
 def grad(f: Callable[P, Any], argnums: int | Sequence[int] = 0,
          has_aux: bool = False, holomorphic: bool = False) -> Callable[P, Any]:
     """Return a function computing the gradient of scalar-valued f (and aux with has_aux;
     holomorphic=True for the complex derivative of a holomorphic f)."""
-    vg = value_and_grad(f, argnums, has_aux, holomorphic)
+    vg = _value_and_grad(f, argnums, has_aux, holomorphic)
 
     @functools.wraps(f)
     def grad_f(*args: P.args, **kwargs: P.kwargs) -> Any:
@@ -494,7 +534,7 @@ def vjp_graph(graph: Graph[Any], diff: Sequence[bool]) -> tuple[Graph[Any], Grap
     known: set[Var] = set(whole.invars[:n]) | set(whole.constvars)
     fwd_eqns, bwd_eqns = [], []
     for eqn in whole.eqns:
-        if all(isinstance(a, Literal) or a in known for a in eqn.inputs):
+        if all(isinstance(a, Constant) or a in known for a in eqn.inputs):
             fwd_eqns.append(eqn)
             known.update(eqn.outvars)
         else:

@@ -113,6 +113,57 @@ def test_vjp_has_aux() -> None:
     np.testing.assert_allclose(g, np.cos([0.5, 1.0]) * [1.0, 2.0], rtol=1e-15)
 
 
+# ---------------------------------------------------------------------------- result kinds
+
+RETURNS: dict[str, Any] = {
+    "traced": lambda x: fnp.sum(x * x),
+    "numpy scalar": lambda x: np.float32(3.0) if x.dtype == np.float32 else np.float64(3.0),
+    "Python float": lambda x: 3.0,
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("returns", list(RETURNS))
+def test_value_and_grad_returns_arrays_of_one_kind(dtype: Any, jitted: bool, returns: str
+                                                  ) -> None:
+    """The value is a 0-d array and the gradient an array, with or without jit."""
+    vg = value_and_grad(RETURNS[returns])
+    x = np.array([1.0, 2.0], dtype)
+    value, g = (funcgrad.jit(vg) if jitted else vg)(x)
+    assert type(value) is np.ndarray and value.shape == ()
+    # a Python number is float64, as numpy's np.asarray(3.0)
+    assert value.dtype == (np.float64 if returns == "Python float" else dtype)
+    assert type(g) is np.ndarray and g.dtype == dtype
+    np.testing.assert_array_equal(value, 5.0 if returns == "traced" else 3.0)
+    np.testing.assert_array_equal(g, [2.0, 4.0] if returns == "traced" else [0.0, 0.0])
+
+
+@pytest.mark.parametrize("x", [np.float32(0.5), np.array(0.5, np.float32), np.float64(0.5),
+                               0.5], ids=["f32 scalar", "f32 0-d", "f64 scalar", "float"])
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+def test_grad_of_a_scalar_input_is_a_0d_array(x: Any, jitted: bool) -> None:
+    gf = grad(fnp.sin)
+    g = (funcgrad.jit(gf) if jitted else gf)(x)
+    assert type(g) is np.ndarray and g.shape == () and g.dtype == np.asarray(x).dtype
+    np.testing.assert_allclose(g, np.cos(np.asarray(x)), rtol=1e-7)
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+def test_aux_arrays_are_arrays_the_caller_owns(jitted: bool) -> None:
+    """Numpy scalars in aux become 0-d arrays, and aux never is one of the arguments."""
+    def f(x: Any) -> tuple[Any, dict[str, Any]]:
+        return fnp.sum(x), {"input": x, "count": np.float32(2.0)}
+
+    vg = value_and_grad(f, has_aux=True)
+    x = np.array([1.0, 2.0], np.float32)
+    (value, aux), _ = (funcgrad.jit(vg) if jitted else vg)(x)
+    assert aux["input"] is not x and not np.shares_memory(aux["input"], x)
+    np.testing.assert_array_equal(aux["input"], x)
+    count = aux["count"]
+    assert type(count) is np.ndarray and count.shape == () and count.dtype == np.float32
+
+
 # ---------------------------------------------------------------------------- pytrees
 
 

@@ -21,6 +21,7 @@ import funcgrad as fg
 import funcgrad.numpy as fnp
 import mnist_cnn
 from funcgrad import optim, random, tree
+from common import run_example
 from gradcam import gradcam
 from mnist_cnn import (CheckpointError, Config, EpochRecord, TrainState, load_checkpoint,
                        make_model, save_checkpoint, train)
@@ -489,3 +490,20 @@ def test_command_line_resume(mnist_dir: Path, mnist: Mnist, tmp_path: Path,
     reference = train(config, mnist, test_limit=10, progress=False, log=_quiet)
     _assert_bitwise_equal(final.params, reference.params)
     assert len(os.listdir(tmp_path / "out")) == 3
+
+
+def test_piped_output_has_one_line_per_epoch_and_no_carriage_returns(mnist_dir: Path,
+                                                                      tmp_path: Path) -> None:
+    result = run_example("mnist_cnn", tmp_path, "--data", str(mnist_dir), "--quick",
+                         "--limit", "128", "--batch-size", "64", "--epochs", "3",
+                         "--stop-after-steps", "4")
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stdout and "\r" not in result.stderr
+    # stderr: the training phase of each epoch; stdout: its evaluation; the third epoch is
+    # stopped before its first step, so it reports nothing
+    progress = [line for line in result.stderr.splitlines() if line.startswith("epoch")]
+    assert [line.split(",")[0] for line in progress] == ["epoch 1/3: 2/2 batch",
+                                                         "epoch 2/3: 2/2 batch"]
+    for epoch in (1, 2):
+        assert result.stdout.count(f"epoch {epoch}/3: train loss") == 1
+    assert "epoch 3/3" not in result.stdout and "stopped after step 4" in result.stdout

@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
+import io
 import socket
+import sys
 import threading
 import time
 import tracemalloc
@@ -19,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+import common
 import mnist_data
 from mnist_data import FILES, Mnist, MnistError, load_mnist, read_idx
 
@@ -528,14 +531,30 @@ def test_load_mnist_downloads_only_missing_into_cache(
     assert requested == list(FILES[2:])
 
 
-def test_progress_fallback_and_silence(
-    tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_download_progress_on_a_terminal_without_tqdm(
+    tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(mnist_data, "_import_tqdm", lambda: None)
+    monkeypatch.setattr(common, "_import_tqdm", lambda: None)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    checksums = {FILES[0]: FAKE_SHA256[FILES[0]]}
+    mnist_data.download_mnist(tmp_path, [server.base + "/good/"], checksums, progress=True)
+    text = terminal.getvalue()
+    assert f"\r{FILES[0]}.gz: 100%" in text and text.endswith("\n")
+
+
+def test_download_progress_in_a_pipe_is_one_line_and_silenced_by_progress_false(
+    tmp_path: Path, server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
     checksums = {FILES[0]: FAKE_SHA256[FILES[0]]}
     mnist_data.download_mnist(tmp_path / "a", [server.base + "/good/"], checksums, progress=True)
-    err = capsys.readouterr().err
-    assert f"\r{FILES[0]}.gz: 100%" in err and err.endswith("\n")
+    size = (tmp_path / "a" / f"{FILES[0]}.gz").stat().st_size
+    assert capsys.readouterr().err == f"{FILES[0]}.gz: {size:,} B\n"
     mnist_data.download_mnist(tmp_path / "b", [server.base + "/good/"], checksums, progress=False)
     assert capsys.readouterr().err == ""
 
