@@ -235,7 +235,9 @@ def test_both_input_grad_methods_agree(method: Callable[..., Array],
     # conv2d_input_grad picks one by shape; both must be right for every shape
     x, k, g = random_case(shape, np.float32)
     expected = K.conv2d_input_grad(g.astype(np.float64), k.astype(np.float64), x.shape[2:])
-    got = method(g, k, x.shape[2], x.shape[3])
+    geo = K._geometry(x.shape, k.shape, (1, 1), (1, 1), 1, image_from_x=True,
+                      kernel_from_k=True)
+    got = method(g, k, geo)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
@@ -287,8 +289,8 @@ def test_error_kernel_larger_than_image() -> None:
     with pytest.raises(ValueError, match=r"kernel larger than the image: k has shape "
                                          r"\(1, 1, 5, 3\) \(5x3 window\) but image_hw is \(4, 4\)"):
         K.conv2d_input_grad(np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 5, 3)), (4, 4))
-    with pytest.raises(ValueError, match=r"kernel larger than the image: kernel_hw is \(5, 3\) "
-                                         r"but x has shape \(1, 1, 4, 4\)"):
+    with pytest.raises(ValueError, match=r"kernel larger than the image: kernel_hw is \(5, 3\) \(5x3 "
+                                         r"window\) but x has shape \(1, 1, 4, 4\)"):
         K.conv2d_kernel_grad(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 1, 1)), (5, 3))
 
 

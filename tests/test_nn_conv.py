@@ -125,7 +125,7 @@ def expected_hw(shape: tuple[int, ...], padding: Padding) -> tuple[int, int]:
 @pytest.mark.parametrize("shape", SHAPES)
 def test_forward_equals_loop_reference(shape: tuple[int, ...], padding: Padding) -> None:
     x, k = make_inputs(shape)
-    y = np.asarray(nn.conv2d(x, k, padding))
+    y = np.asarray(nn.conv2d(x, k, padding=padding))
     assert y.shape == (shape[0], shape[4], *expected_hw(shape, padding))
     if padding == "SAME":
         assert y.shape[2:] == x.shape[2:]
@@ -136,7 +136,7 @@ def test_forward_equals_loop_reference(shape: tuple[int, ...], padding: Padding)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_vjp_equals_loop_reference(shape: tuple[int, ...], padding: Padding) -> None:
     x, k = make_inputs(shape, seed=1)
-    y, pullback = fg.vjp(lambda a, b: nn.conv2d(a, b, padding), x, k)
+    y, pullback = fg.vjp(lambda a, b: nn.conv2d(a, b, padding=padding), x, k)
     ct = np.random.default_rng(2).standard_normal(np.shape(y))
     dx, dk = pullback(ct)
     rdx, rdk = ref_conv_vjp(x, k, ct, padding)
@@ -151,7 +151,7 @@ def test_grad_of_scalar_loss_equals_reference(shape: tuple[int, ...], padding: P
     x, k = make_inputs(shape, seed=3)
 
     def loss(a: Any, b: Any) -> Any:
-        return 0.5 * fnp.sum(nn.conv2d(a, b, padding) ** 2)
+        return 0.5 * fnp.sum(nn.conv2d(a, b, padding=padding) ** 2)
 
     gx, gk = fg.grad(loss, argnums=(0, 1))(x, k)
     # d/dy of 0.5 * sum(y^2) is y itself
@@ -170,8 +170,8 @@ def test_grad_of_scalar_loss_equals_reference(shape: tuple[int, ...], padding: P
 def test_check_grads_order_2(shape: tuple[int, ...], padding: Padding) -> None:
     x, k = make_inputs(shape, seed=4)
     # the bilinear conv itself, and a nonlinear function of it (non-zero Hessian blocks)
-    check_grads(lambda a, b: nn.conv2d(a, b, padding), (x, k), order=2)
-    check_grads(lambda a, b: fnp.tanh(nn.conv2d(a, b, padding)), (x, k), order=2,
+    check_grads(lambda a, b: nn.conv2d(a, b, padding=padding), (x, k), order=2)
+    check_grads(lambda a, b: fnp.tanh(nn.conv2d(a, b, padding=padding)), (x, k), order=2,
                 rng=np.random.default_rng(5))
 
 
@@ -217,10 +217,13 @@ def test_make_graph_of_grad_shows_the_two_gradient_primitives() -> None:
     text = str(graph)
     lines = [line.strip() for line in text.splitlines()]
     assert lines[0] == "graph(a:f64[2,3,6,6], b:f64[4,3,3,3]) {"
-    assert any(re.fullmatch(r"\w+:f64\[2,4,4,4\] = conv2d a b", ln) for ln in lines), text
-    assert any(re.fullmatch(r"\w+:f64\[2,3,6,6\] = conv2d_input_grad\[image_hw=\(6, 6\)\] \w+ b",
+    assert any(re.fullmatch(r"\w+:f64\[2,4,4,4\] = conv2d\[stride=\(1, 1\), dilation=\(1, 1\), "
+                            r"groups=1\] a b", ln) for ln in lines), text
+    assert any(re.fullmatch(r"\w+:f64\[2,3,6,6\] = conv2d_input_grad\[image_hw=\(6, 6\), stride=\(1, 1\), "
+                            r"dilation=\(1, 1\), groups=1\] \w+ b",
                             ln) for ln in lines), text
-    assert any(re.fullmatch(r"\w+:f64\[4,3,3,3\] = conv2d_kernel_grad\[kernel_hw=\(3, 3\)\] a \w+",
+    assert any(re.fullmatch(r"\w+:f64\[4,3,3,3\] = conv2d_kernel_grad\[kernel_hw=\(3, 3\), stride=\(1, 1\), "
+                            r"dilation=\(1, 1\), groups=1\] a \w+",
                             ln) for ln in lines), text
     names = [e.prim.name for e in graph.eqns]
     assert names.count("conv2d") == 1
@@ -235,9 +238,9 @@ def test_make_graph_of_grad_shows_the_two_gradient_primitives() -> None:
 
 def test_make_graph_with_same_padding_pads_then_crops_gradient() -> None:
     x, k = make_inputs((1, 2, 5, 5, 2, 3, 3), seed=11)
-    text = str(fg.make_graph(fg.grad(lambda a, b: fnp.sum(nn.conv2d(a, b, "SAME"))))(x, k))
+    text = str(fg.make_graph(fg.grad(lambda a, b: fnp.sum(nn.conv2d(a, b, padding="SAME"))))(x, k))
     assert "pad[widths=((0, 0), (0, 0), (1, 1), (1, 1))] a" in text
-    assert "conv2d_input_grad[image_hw=(7, 7)]" in text
+    assert "conv2d_input_grad[image_hw=(7, 7), stride=(1, 1)" in text
     assert re.search(r"f64\[1,2,5,5\] = gather", text), text
 
 
@@ -269,7 +272,7 @@ def test_third_derivative_along_a_line(padding: Padding) -> None:
     u, v = rng.standard_normal(x.shape), rng.standard_normal(k.shape)
 
     def f(t: Any) -> Any:
-        y = nn.conv2d(x + t * u, k + t * v, padding)
+        y = nn.conv2d(x + t * u, k + t * v, padding=padding)
         return fnp.sum(fnp.tanh(0.2 * y))
 
     d1 = fg.grad(f)
@@ -323,17 +326,17 @@ def test_third_derivative_of_a_polynomial_in_t_is_exact() -> None:
 @pytest.mark.parametrize("padding", ["VALID", "SAME", 1])
 def test_float32_stays_float32_end_to_end(padding: Padding) -> None:
     x, k = make_inputs((2, 3, 6, 6, 4, 3, 3), seed=15, dtype=np.float32)
-    y = nn.conv2d(x, k, padding)
+    y = nn.conv2d(x, k, padding=padding)
     assert y.dtype == np.float32
     np.testing.assert_allclose(y, ref_conv(x, k, padding), rtol=1e-5, atol=1e-5)
 
     def loss(a: Any, b: Any) -> Any:
-        return fnp.sum(fnp.tanh(nn.conv2d(a, b, padding)) * 2.0)
+        return fnp.sum(fnp.tanh(nn.conv2d(a, b, padding=padding)) * 2.0)
 
     value, (gx, gk) = fg.value_and_grad(loss, argnums=(0, 1))(x, k)
     assert np.asarray(value).dtype == np.float32
     assert gx.dtype == np.float32 and gk.dtype == np.float32
-    out, pullback = fg.vjp(lambda a, b: nn.conv2d(a, b, padding), x, k)
+    out, pullback = fg.vjp(lambda a, b: nn.conv2d(a, b, padding=padding), x, k)
     dx, dk = pullback(np.ones(np.shape(out), np.float32))
     assert out.dtype == dx.dtype == dk.dtype == np.float32
 
@@ -353,7 +356,7 @@ def test_float32_stays_float32_end_to_end(padding: Padding) -> None:
 
 def test_float32_check_grads_with_default_float32_tolerances() -> None:
     x, k = make_inputs((2, 2, 5, 5, 2, 3, 3), seed=16, dtype=np.float32)
-    check_grads(lambda a, b: nn.conv2d(a, b, "SAME"), (x, k), order=2)
+    check_grads(lambda a, b: nn.conv2d(a, b, padding="SAME"), (x, k), order=2)
 
 
 # ---------------------------------------------------------------------------------------
@@ -366,7 +369,7 @@ def test_error_image_of_wrong_rank() -> None:
         nn.conv2d(np.ones((3, 5, 5)), np.ones((2, 3, 3, 3)))
     # also when padding is asked for, and under grad
     with pytest.raises(ShapeError, match=re.escape("got shape (3, 5, 5)")):
-        nn.conv2d(np.ones((3, 5, 5)), np.ones((2, 3, 3, 3)), "SAME")
+        nn.conv2d(np.ones((3, 5, 5)), np.ones((2, 3, 3, 3)), padding="SAME")
     with pytest.raises(ShapeError, match=re.escape("x must be 4-D")):
         fg.grad(lambda a: fnp.sum(nn.conv2d(a, np.ones((2, 3, 3, 3)))))(np.ones((5, 5)))
 
@@ -401,22 +404,23 @@ def test_error_kernel_larger_than_image_names_both_shapes() -> None:
     with pytest.raises(ShapeError, match=re.escape("x (1, 1, 2, 2), k (1, 1, 3, 3)")):
         fg.grad(lambda a: fnp.sum(nn.conv2d(a, np.ones((1, 1, 3, 3)))))(np.ones((1, 1, 2, 2)))
     # with SAME padding the same kernel fits: the padded image is as large as the kernel
-    assert nn.conv2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)), "SAME").shape == (1, 1, 2, 2)
+    assert nn.conv2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)), padding="SAME").shape == (1, 1, 2, 2)
 
 
 def test_error_bad_padding() -> None:
     x, k = np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3))
     with pytest.raises(ValueError, match=re.escape(
-            "conv2d: padding must be 'VALID', 'SAME', an int or a pair of ints, got 'FULL'")):
-        nn.conv2d(x, k, "FULL")
+            "conv2d: padding must be 'VALID', 'SAME', an int, a pair of ints or ((top, bottom), "
+            "(left, right)), got 'FULL'")):
+        nn.conv2d(x, k, padding="FULL")
     with pytest.raises(ValueError, match=re.escape("padding must not be negative, got -1")):
-        nn.conv2d(x, k, -1)
+        nn.conv2d(x, k, padding=-1)
 
 
 def test_lowercase_padding_is_accepted() -> None:
     x, k = make_inputs((1, 2, 5, 5, 2, 3, 3), seed=17)
-    np.testing.assert_array_equal(nn.conv2d(x, k, "same"), nn.conv2d(x, k, "SAME"))
-    np.testing.assert_array_equal(nn.conv2d(x, k, "valid"), nn.conv2d(x, k))
+    np.testing.assert_array_equal(nn.conv2d(x, k, padding="same"), nn.conv2d(x, k, padding="SAME"))
+    np.testing.assert_array_equal(nn.conv2d(x, k, padding="valid"), nn.conv2d(x, k))
 
 
 # ---------------------------------------------------------------------------------------
@@ -471,7 +475,7 @@ def test_random_shapes_forward_and_vjp_equal_reference(
         case: tuple[tuple[int, ...], Padding, int]) -> None:
     shape, padding, seed = case
     x, k = make_inputs(shape, seed=seed)
-    y, pullback = fg.vjp(lambda a, b: nn.conv2d(a, b, padding), x, k)
+    y, pullback = fg.vjp(lambda a, b: nn.conv2d(a, b, padding=padding), x, k)
     assert np.shape(y) == (shape[0], shape[4], *expected_hw(shape, padding))
     np.testing.assert_allclose(y, ref_conv(x, k, padding), rtol=1e-12, atol=1e-12)
     ct = np.random.default_rng(seed + 1).standard_normal(np.shape(y))
