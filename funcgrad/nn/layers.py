@@ -78,12 +78,14 @@ def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
 def _conv_name(kind: str, out_channels: int, kernel_hw: tuple[int, int], **options: Any) -> str:
     """How errors name a conv layer: its arguments, those at their defaults left out."""
     shown = "".join(f", {name}={value!r}" for name, value in options.items()
-                    if value != _CONV_DEFAULTS.get(name))
+                    if value not in _CONV_DEFAULTS[name])
     return f"{kind}({out_channels}, kernel_size={kernel_hw}{shown})"
 
 
-_CONV_DEFAULTS: dict[str, Any] = {"stride": 1, "padding": "VALID", "output_padding": 0,
-                                  "dilation": 1, "groups": 1}
+# no padding is 'VALID' for Conv and 0 for ConvTranspose, as in JAX and PyTorch
+_CONV_DEFAULTS: dict[str, tuple[Any, ...]] = {"stride": (1,), "padding": ("VALID", 0),
+                                              "output_padding": (0,), "dilation": (1,),
+                                              "groups": (1,)}
 
 
 @contextmanager
@@ -131,7 +133,8 @@ def _channel_groups(channels: int, out_channels: int, groups: int) -> None:
 
 
 def Conv(out_channels: int, kernel_size: int | tuple[int, int] = 3,
-         stride: int | tuple[int, int] = 1, padding: Padding = "VALID", dilation: int | tuple[int, int] = 1, groups: int = 1,
+         stride: int | tuple[int, int] = 1, padding: Padding = "VALID",
+         dilation: int | tuple[int, int] = 1, groups: int = 1,
          w_init: Initializer = he_normal, use_bias: bool = True,
          dtype: DTypeLike = np.float32) -> Layer:
     """A 2-D convolution with bias over NCHW images (see nn.conv2d for the arguments);
