@@ -334,4 +334,3 @@ def test_tiny_cnn_overfits_random_images_to_zero_training_error() -> None:
     assert accuracy(params) == 1.0
     assert final_loss < 0.02 < first_loss
     assert all(leaf.dtype == np.float32 for leaf in fg.tree.leaves(params))
-
