@@ -29,7 +29,7 @@ PRIMITIVES_AND_NUMPY = {"primitives", "primitives.base", "primitives.elementwise
                         "numpy.reductions", "numpy.indexing", "numpy.contractions",
                         "numpy.linalg", "numpy.fft"}
 LADDER = [
-    {"config", "tree", "nn.kernels"},
+    {"config", "tree", "nn.kernels", "nn.conv_reference"},
     {"core"},
     {"graph"},
     PRIMITIVES_AND_NUMPY,

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from funcgrad.nn import conv_reference as R
 from funcgrad.nn import kernels as K
 
 Array = NDArray[Any]
@@ -235,7 +236,9 @@ def test_both_input_grad_methods_agree(method: Callable[..., Array],
     # conv2d_input_grad picks one by shape; both must be right for every shape
     x, k, g = random_case(shape, np.float32)
     expected = K.conv2d_input_grad(g.astype(np.float64), k.astype(np.float64), x.shape[2:])
-    got = method(g, k, x.shape[2], x.shape[3])
+    geo = K._geometry(x.shape, k.shape, (1, 1), (1, 1), 1, image_from_x=True,
+                      kernel_from_k=True)
+    got = method(g, k, geo)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
@@ -287,8 +290,8 @@ def test_error_kernel_larger_than_image() -> None:
     with pytest.raises(ValueError, match=r"kernel larger than the image: k has shape "
                                          r"\(1, 1, 5, 3\) \(5x3 window\) but image_hw is \(4, 4\)"):
         K.conv2d_input_grad(np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 5, 3)), (4, 4))
-    with pytest.raises(ValueError, match=r"kernel larger than the image: kernel_hw is \(5, 3\) "
-                                         r"but x has shape \(1, 1, 4, 4\)"):
+    with pytest.raises(ValueError, match=r"kernel larger than the image: kernel_hw is "
+                                         r"\(5, 3\) \(5x3 window\) but x has shape \(1, 1, 4, 4\)"):
         K.conv2d_kernel_grad(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 1, 1)), (5, 3))
 
 
@@ -482,3 +485,106 @@ def test_pool_errors() -> None:
                                          r"got shape \(1, 1, 2, 1\)"):
         K.max_pool2d_backward(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 2, 1), np.uint8),
                               (2, 2), (2, 2), (1, 1, 4, 4))
+
+
+# ---------------------------------------------------------------------------------------
+# strided, dilated and grouped convolution against the reference kernels
+
+def geometries(count: int, seed: int) -> list[tuple[Any, ...]]:
+    """Random (x shape, k shape, stride, dilation, groups), odd and even sizes, including
+    images with rows no window reaches."""
+    r = rng(seed)
+    out = []
+    for _ in range(count):
+        groups, cg, og = (int(v) for v in r.integers(1, 4, 3))
+        kh, kw = (int(v) for v in r.integers(1, 4, 2))
+        stride = tuple(int(v) for v in r.integers(1, 4, 2))
+        dilation = tuple(int(v) for v in r.integers(1, 3, 2))
+        h = dilation[0] * (kh - 1) + 1 + int(r.integers(0, 6))
+        w = dilation[1] * (kw - 1) + 1 + int(r.integers(0, 6))
+        out.append(((int(r.integers(1, 4)), groups * cg, h, w), (groups * og, cg, kh, kw),
+                    stride, dilation, groups))
+    return out
+
+
+# every stride, dilation and groups the kernels treat differently, then random ones
+GEOMETRIES = [
+    ((2, 3, 7, 6), (4, 3, 3, 2), (2, 2), (1, 1), 1),      # stride
+    ((2, 3, 8, 7), (4, 3, 3, 2), (1, 1), (2, 3), 1),      # dilation
+    ((2, 4, 6, 6), (6, 2, 3, 3), (1, 1), (1, 1), 2),      # groups
+    ((3, 4, 5, 5), (4, 1, 3, 3), (1, 1), (1, 1), 4),      # depthwise
+    ((2, 6, 9, 8), (3, 2, 2, 3), (3, 2), (2, 1), 3),      # all three
+    ((2, 70, 6, 6), (4, 70, 1, 1), (2, 2), (1, 1), 1),    # deep contraction
+] + geometries(40, seed=100)
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_general_convolution_matches_the_reference(geometry: tuple[Any, ...], dtype: Any,
+                                                   strategy: str) -> None:
+    x_shape, k_shape, stride, dilation, groups = geometry
+    r = rng(sum(x_shape) + sum(k_shape))
+    x = r.standard_normal(x_shape).astype(dtype)
+    k = r.standard_normal(k_shape).astype(dtype)
+    x64, k64 = x.astype(np.float64), k.astype(np.float64)
+    want = R.conv2d(x64, k64, stride, dilation, groups)
+    y = K.conv2d_forward(x, k, stride, dilation, groups)
+    assert y.dtype == dtype and y.flags.c_contiguous
+    assert_close(y, want, dtype)
+    g = r.standard_normal(want.shape).astype(dtype)
+    g64 = g.astype(np.float64)
+    hw, khw = x_shape[2:], k_shape[2:]
+    gx = K.conv2d_input_grad(g, k, hw, stride, dilation, groups)
+    gk = K.conv2d_kernel_grad(x, g, khw, stride, dilation, groups)
+    per_image = K.conv2d_kernel_grad_per_image(x, g, khw, stride, dilation, groups)
+    assert gx.dtype == gk.dtype == per_image.dtype == dtype
+    assert_close(gx, R.conv2d_input_grad(g64, k64, hw, stride, dilation, groups), dtype)
+    assert_close(gk, R.conv2d_kernel_grad(x64, g64, khw, stride, dilation, groups), dtype)
+    assert per_image.shape == (x_shape[0], *k_shape)
+    for i in range(x_shape[0]):
+        assert_close(per_image[i], R.conv2d_kernel_grad(x64[i:i + 1], g64[i:i + 1], khw, stride,
+                                                        dilation, groups), dtype)
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES[:6])
+def test_reference_kernels_are_each_others_adjoints(geometry: tuple[Any, ...]) -> None:
+    # <conv(x, k), g> = <x, input_grad(g, k)> = <k, kernel_grad(x, g)>: the references
+    # agree with each other, not only the fast kernels with them
+    x_shape, k_shape, stride, dilation, groups = geometry
+    x, k = rng(1).standard_normal(x_shape), rng(2).standard_normal(k_shape)
+    y = R.conv2d(x, k, stride, dilation, groups)
+    g = rng(3).standard_normal(y.shape)
+    forward = vdot(y, g)
+    gx = R.conv2d_input_grad(g, k, x_shape[2:], stride, dilation, groups)
+    assert vdot(x, gx) == pytest.approx(forward, rel=1e-12)
+    assert vdot(k, R.conv2d_kernel_grad(x, g, k_shape[2:], stride, dilation, groups)) == \
+        pytest.approx(forward, rel=1e-12)
+
+
+def test_reference_on_a_hand_example() -> None:
+    # 1x5 image, kernel [1, 10], stride 2, dilation 2: windows (0, 2) and (2, 4)
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0]).reshape(1, 1, 1, 5)
+    k = np.array([1.0, 10.0]).reshape(1, 1, 1, 2)
+    np.testing.assert_array_equal(R.conv2d(x, k, (1, 2), (1, 2)), [[[[31.0, 53.0]]]])
+    # two groups of one channel each: each output sees only its own channel
+    x2 = np.stack([x[0, 0], 10 * x[0, 0]])[None]
+    k2 = np.array([1.0, 1.0, 1.0, 1.0]).reshape(2, 1, 1, 2)
+    np.testing.assert_array_equal(R.conv2d(x2, k2, (1, 3), (1, 1), 2),
+                                  [[[[3.0, 9.0]], [[30.0, 90.0]]]])
+
+
+def test_error_groups_and_dilation() -> None:
+    with pytest.raises(ValueError, match=r"groups=2 must divide both the input channels \(3\) "
+                                         r"and the output channels \(4\)"):
+        K.conv2d_forward(np.zeros((1, 3, 5, 5)), np.zeros((4, 1, 3, 3)), groups=2)
+    with pytest.raises(ValueError, match=r"k has shape \(4, 1, 3, 3\) expecting 2 \(1 per "
+                                         r"group, 2 groups\)"):
+        K.conv2d_forward(np.zeros((1, 4, 5, 5)), np.zeros((4, 1, 3, 3)), groups=2)
+    with pytest.raises(ValueError, match=r"\(5x5 window, dilation \(2, 2\)\) but x has shape "
+                                         r"\(1, 1, 4, 6\)"):
+        K.conv2d_forward(np.zeros((1, 1, 4, 6)), np.zeros((1, 1, 3, 3)), dilation=(2, 2))
+    with pytest.raises(ValueError, match=r"groups must be a positive int, got 0"):
+        K.conv2d_forward(np.zeros((1, 1, 4, 6)), np.zeros((1, 1, 3, 3)), groups=0)
+    with pytest.raises(ValueError, match=r"g must have shape \(1, 2, 2, 2\) for k of shape "
+                                         r"\(2, 1, 3, 3\) and image_hw \(6, 6\), stride \(2, 2\)"):
+        K.conv2d_input_grad(np.zeros((1, 2, 4, 4)), np.zeros((2, 1, 3, 3)), (6, 6), (2, 2))

@@ -135,7 +135,7 @@ def test_layer_apply_values() -> None:
     _, p = nn.Conv2D(4, 3, "SAME").init(conv_key, x.shape)
     p = {"w": p["w"], "b": np.arange(4, dtype=np.float32)}
     y = np.asarray(nn.Conv2D(4, 3, "SAME").apply(p, x))
-    np.testing.assert_allclose(y, np.asarray(nn.conv2d(x, p["w"], "SAME"))
+    np.testing.assert_allclose(y, np.asarray(nn.conv2d(x, p["w"], padding="SAME"))
                                + np.arange(4.0).reshape(1, 4, 1, 1), rtol=1e-6, atol=1e-6)
     h = rng.standard_normal((3, 5)).astype(np.float32)
     _, q = nn.Linear(2).init(linear_key, h.shape)

@@ -2,7 +2,8 @@
 
 Images are NCHW (batch, channels, height, width) and kernels OIHW (out_channels,
 in_channels, kernel_height, kernel_width). Convolution here is cross-correlation (the
-kernel is not flipped), stride 1, no padding, as in PyTorch. Every result has the dtype
+kernel is not flipped), with any stride, kernel dilation and number of feature groups,
+and no padding (funcgrad.nn.conv pads explicitly), as in PyTorch. Every result has the dtype
 numpy would give the inputs' product, but at least float32: float32 in gives float32 out
 with no float64 temporaries, float64 stays float64, integers become float64.
 
@@ -35,7 +36,7 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -175,16 +176,75 @@ def _require_4d(name: str, a: NDArray[Any], dims: str) -> None:
         raise ValueError(f"{name} must be 4-D {dims}, got shape {a.shape}")
 
 
-def _check_conv(x: NDArray[Any], k: NDArray[Any]) -> None:
-    _require_4d("x", x, _X_DIMS)
-    _require_4d("k", k, _K_DIMS)
-    if x.shape[1] != k.shape[1]:
-        raise ValueError(f"channel mismatch: x has shape {x.shape} with {x.shape[1]} channels "
-                         f"but k has shape {k.shape} expecting {k.shape[1]}")
-    if k.shape[2] > x.shape[2] or k.shape[3] > x.shape[3]:
-        raise ValueError(f"kernel larger than the image: k has shape {k.shape} "
-                         f"({k.shape[2]}x{k.shape[3]} window) but x has shape {x.shape} "
-                         f"({x.shape[2]}x{x.shape[3]} image)")
+Pair = tuple[int, int]
+
+
+class Geometry(NamedTuple):
+    """A convolution's checked sizes: x (n, c, h, w), k (o, c // groups, kh, kw), y (n, o, ho, wo)."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    o: int
+    kh: int
+    kw: int
+    ho: int
+    wo: int
+    stride: Pair
+    dilation: Pair
+    groups: int
+
+    @property
+    def plain(self) -> bool:
+        """Stride 1, no dilation, one group: the case the flat input-gradient is written for."""
+        return self.stride == (1, 1) and self.dilation == (1, 1) and self.groups == 1
+
+    @property
+    def depth(self) -> int:
+        """Multiply-adds per output element: the length of each GEMM's contraction."""
+        return self.c // self.groups * self.kh * self.kw
+
+    def describe(self) -> str:
+        """The parameters, for error messages; empty for a plain convolution."""
+        return "" if self.plain else (f", stride {self.stride}, dilation {self.dilation} "
+                                      f"and groups {self.groups}")
+
+
+def _groups(groups: Any) -> int:
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    return int(groups)
+
+
+def _geometry(x_shape: tuple[int, ...], k_shape: tuple[int, ...], stride: Any, dilation: Any,
+              groups: int, *, image_from_x: bool, kernel_from_k: bool) -> Geometry:
+    """The sizes of a convolution of an image of x_shape with a kernel of k_shape, checked.
+
+    image_from_x / kernel_from_k say whether the shapes are the arrays' own (x, k) or were
+    given as image_hw / kernel_hw, which is how the error messages name them.
+    """
+    s, d = _hw_pair("stride", stride), _hw_pair("dilation", dilation)
+    n, c, h, w = (int(v) for v in x_shape)
+    o, cg, kh, kw = (int(v) for v in k_shape)
+    image = f"x has shape {tuple(x_shape)} ({h}x{w} image)" if image_from_x else \
+        f"image_hw is {(h, w)}"
+    if c % groups or o % groups:
+        kernel = f"k has shape {tuple(k_shape)}" if kernel_from_k else f"g has {o} channels"
+        raise ValueError(f"groups={groups} must divide both the input channels ({c}) and the "
+                         f"output channels ({o}): {image}, {kernel}")
+    if c != cg * groups:
+        per_group = f" ({cg} per group, {groups} groups)" if groups > 1 else ""
+        raise ValueError(f"channel mismatch: x has shape {tuple(x_shape)} with {c} channels but "
+                         f"k has shape {tuple(k_shape)} expecting {cg * groups}{per_group}")
+    eh, ew = d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1
+    window = f"({eh}x{ew} window" + (f", dilation {d})" if d != (1, 1) else ")")
+    kernel = f"k has shape {tuple(k_shape)} {window}" if kernel_from_k else \
+        f"kernel_hw is {(kh, kw)} {window}"
+    if eh > h or ew > w:
+        raise ValueError(f"kernel larger than the image: {kernel} but {image}")
+    return Geometry(n, c, h, w, o, kh, kw, (h - eh) // s[0] + 1, (w - ew) // s[1] + 1, s, d,
+                    groups)
 
 
 def _hw_pair(name: str, value: Any) -> tuple[int, int]:
@@ -206,16 +266,16 @@ def _check_grad_shape(g: NDArray[Any], expected: tuple[int, ...], context: str) 
 # ---------------------------------------------------------------------------------------
 # convolution
 
-# A convolution does C*kh*kw multiply-adds per output element. Up to about this many it is
-# memory-bound: moving y and g between (N, O, ...) and (O, N, ...) order for one big GEMM
-# costs as much as the arithmetic, so each image gets its own GEMM in NCHW order instead
-# (e.g. MNIST's first layer, 1*3*3 = 9). Deeper contractions are compute-bound and run
-# faster as one large, multithreaded GEMM over the whole batch.
+# A convolution does C*kh*kw multiply-adds per output element (per group). Up to about
+# this many it is memory-bound: moving y and g between (N, O, ...) and (O, N, ...) order
+# for one big GEMM costs as much as the arithmetic, so each image gets its own GEMM in
+# NCHW order instead (e.g. MNIST's first layer, 1*3*3 = 9). Deeper contractions are
+# compute-bound and run faster as one large, multithreaded GEMM over the whole batch.
 _PER_IMAGE_MAX_DEPTH = 64
 
 
-def _per_image(c: int, kh: int, kw: int) -> bool:
-    return c * kh * kw <= _PER_IMAGE_MAX_DEPTH
+def _per_image(geo: Geometry) -> bool:
+    return geo.depth <= _PER_IMAGE_MAX_DEPTH
 
 
 def _parallel_items(items: int, gemm_size: int) -> int:
@@ -223,21 +283,36 @@ def _parallel_items(items: int, gemm_size: int) -> int:
     return items if gemm_size <= _SERIAL_GEMM_MAX else 0
 
 
-def _im2col(x: NDArray[Any], kh: int, kw: int, slot: int, per_image: bool) -> NDArray[Any]:
-    """x's windows copied into the workspace: (N, C*kh*kw, Ho*Wo), or (C*kh*kw, N*Ho*Wo)."""
-    n, c, h, w = x.shape
-    ho, wo = h - kh + 1, w - kw + 1
-    windows = sliding_window_view(x, (kh, kw), axis=(2, 3))  # (N, C, Ho, Wo, kh, kw)
+def _im2col(x: NDArray[Any], geo: Geometry, slot: int, per_image: bool) -> NDArray[Any]:
+    """x's windows copied into the workspace: (N, G, depth, Ho*Wo), or (G, depth, N*Ho*Wo).
+
+    Rows are (channel, kernel row, kernel column), so each group's rows are one block.
+    """
+    n = x.shape[0]
+    c, kh, kw, ho, wo, groups = geo.c, geo.kh, geo.kw, geo.ho, geo.wo, geo.groups
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    extent = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    # (N, C, Ho, Wo, kh, kw): every stride-th window, every dilation-th element of each
+    windows = sliding_window_view(x, extent, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
     # Either way the innermost run of the copy is an output row, the longest contiguous
     # stretch a window offers; putting the batch after the kernel offsets lets one GEMM
     # cover the whole batch.
     if per_image:
         cols = _scratch(slot, (n, c, kh, kw, ho, wo), x.dtype)
         np.copyto(cols, windows.transpose(0, 1, 4, 5, 2, 3))
-        return cols.reshape(n, c * kh * kw, ho * wo)
+        return cols.reshape(n, groups, geo.depth, ho * wo)
     cols = _scratch(slot, (c, kh, kw, n, ho, wo), x.dtype)
     np.copyto(cols, windows.transpose(1, 4, 5, 0, 2, 3))
-    return cols.reshape(c * kh * kw, n * ho * wo)
+    return cols.reshape(groups, geo.depth, n * ho * wo)
+
+
+def _col2im(gx: NDArray[Any], colg: NDArray[Any], geo: Geometry) -> None:
+    """Add colg (A, B, kh, kw, Ho, Wo) into gx (A, B, H, W), each kernel offset at its windows."""
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    for i in range(geo.kh):
+        for j in range(geo.kw):
+            gx[:, :, _window_starts(i * dh, sh, geo.ho), _window_starts(j * dw, sw, geo.wo)] += \
+                colg[:, :, i, j]
 
 
 def _channels_first(a: NDArray[Any], slot: int) -> NDArray[Any]:
@@ -248,73 +323,83 @@ def _channels_first(a: NDArray[Any], slot: int) -> NDArray[Any]:
     return out.reshape(c, n * h * w)
 
 
-def conv2d_forward(x: FloatArray, k: FloatArray) -> FloatArray:
-    """Cross-correlate x (N, C, H, W) with kernels k (O, C, kh, kw): y (N, O, H-kh+1, W-kw+1)."""
+def _kernel_matrix(k: NDArray[Any], geo: Geometry) -> NDArray[Any]:
+    """k (O, C // G, kh, kw) as one (O // G, depth) matrix per group: (G, O // G, depth)."""
+    return k.reshape(geo.groups, geo.o // geo.groups, geo.depth)
+
+
+def conv2d_forward(x: FloatArray, k: FloatArray, stride: Pair = (1, 1), dilation: Pair = (1, 1),
+                   groups: int = 1) -> FloatArray:
+    """Cross-correlate x (N, C, H, W) with kernels k (O, C // groups, kh, kw): y (N, O, Ho, Wo).
+
+    Ho = (H - dilation_h * (kh - 1) - 1) // stride_h + 1, likewise Wo; no padding. With
+    groups G, the channels split into G consecutive blocks and output block g sees only
+    input block g.
+    """
     x, k = np.asarray(x), np.asarray(k)
-    _check_conv(x, k)
+    _require_4d("x", x, _X_DIMS)
+    _require_4d("k", k, _K_DIMS)
+    geo = _geometry(x.shape, k.shape, stride, dilation, _groups(groups),
+                    image_from_x=True, kernel_from_k=True)
     dtype = _float_dtype(x, k)
     x, k = x.astype(dtype, copy=False), k.astype(dtype, copy=False)
-    n, c, h, w = x.shape
-    o, _, kh, kw = k.shape
-    ho, wo = h - kh + 1, w - kw + 1
-    kmat = k.reshape(o, c * kh * kw)
+    n, o, ho, wo, groups = geo.n, geo.o, geo.ho, geo.wo, geo.groups
+    kmat = _kernel_matrix(k, geo)
     y = np.empty((n, o, ho, wo), dtype)
-    if _per_image(c, kh, kw):
+    if _per_image(geo):
         def images(start: int, stop: int) -> None:
-            cols = _im2col(x[start:stop], kh, kw, 0, per_image=True)
-            np.matmul(kmat, cols, out=y[start:stop].reshape(stop - start, o, ho * wo))
+            cols = _im2col(x[start:stop], geo, 0, per_image=True)
+            np.matmul(kmat, cols,
+                      out=y[start:stop].reshape(stop - start, groups, o // groups, ho * wo))
 
         _split_batch(n, _parallel_items(y.size, kmat.size * ho * wo), images)
         return y
     yt = _scratch(1, (o, n, ho, wo), dtype)
-    np.matmul(kmat, _im2col(x, kh, kw, 0, per_image=False), out=yt.reshape(o, n * ho * wo))
+    np.matmul(kmat, _im2col(x, geo, 0, per_image=False),
+              out=yt.reshape(groups, o // groups, n * ho * wo))
     np.copyto(y, yt.transpose(1, 0, 2, 3))
     return y
 
 
-def _input_grad_per_image(g: NDArray[Any], k: NDArray[Any], h: int, w: int) -> NDArray[Any]:
-    # One GEMM per image into im2col layout, then col2im: each kernel offset's block is
-    # added back at its window position, in runs of one output row.
+def _input_grad_per_image(g: NDArray[Any], k: NDArray[Any], geo: Geometry) -> NDArray[Any]:
+    # One GEMM per image (and group) into im2col layout, then col2im: each kernel offset's
+    # block is added back at its window positions, in runs of one output row.
     n, o, ho, wo = g.shape
-    _, c, kh, kw = k.shape
-    kt = k.reshape(o, c * kh * kw).T
-    gx = np.zeros((n, c, h, w), g.dtype)
+    kt = _kernel_matrix(k, geo).transpose(0, 2, 1)
+    gx = np.zeros((n, geo.c, geo.h, geo.w), g.dtype)
 
     def images(start: int, stop: int) -> None:
-        colg = _scratch(0, (stop - start, c, kh, kw, ho, wo), g.dtype)
-        np.matmul(kt, g[start:stop].reshape(stop - start, o, ho * wo),
-                  out=colg.reshape(stop - start, c * kh * kw, ho * wo))
-        part = gx[start:stop]
-        for i in range(kh):
-            for j in range(kw):
-                part[:, :, i:i + ho, j:j + wo] += colg[:, :, i, j]
+        colg = _scratch(0, (stop - start, geo.c, geo.kh, geo.kw, ho, wo), g.dtype)
+        np.matmul(kt, g[start:stop].reshape(stop - start, geo.groups, o // geo.groups, ho * wo),
+                  out=colg.reshape(stop - start, geo.groups, geo.depth, ho * wo))
+        _col2im(gx[start:stop], colg, geo)
 
     _split_batch(n, _parallel_items(gx.size, kt.size * ho * wo), images)
     return gx
 
 
-def _input_grad_cols(g: NDArray[Any], k: NDArray[Any], h: int, w: int) -> NDArray[Any]:
-    # As _input_grad_per_image, but one GEMM for the whole batch (g moved channels-first).
+def _input_grad_cols(g: NDArray[Any], k: NDArray[Any], geo: Geometry) -> NDArray[Any]:
+    # As _input_grad_per_image, but one GEMM per group for the whole batch (g moved
+    # channels-first).
     n, o, ho, wo = g.shape
-    _, c, kh, kw = k.shape
     gt = _channels_first(g, slot=1)
-    colg = _scratch(0, (c, kh, kw, n, ho, wo), g.dtype)
-    np.matmul(k.reshape(o, c * kh * kw).T, gt, out=colg.reshape(c * kh * kw, n * ho * wo))
-    gx = np.zeros((n, c, h, w), g.dtype)
-    gxt = gx.transpose(1, 0, 2, 3)
-    for i in range(kh):
-        for j in range(kw):
-            gxt[:, :, i:i + ho, j:j + wo] += colg[:, i, j]
+    colg = _scratch(0, (geo.c, geo.kh, geo.kw, n, ho, wo), g.dtype)
+    np.matmul(_kernel_matrix(k, geo).transpose(0, 2, 1),
+              gt.reshape(geo.groups, o // geo.groups, n * ho * wo),
+              out=colg.reshape(geo.groups, geo.depth, n * ho * wo))
+    gx = np.zeros((n, geo.c, geo.h, geo.w), g.dtype)
+    _col2im(gx.transpose(1, 0, 2, 3), colg.transpose(0, 3, 1, 2, 4, 5), geo)
     return gx
 
 
-def _input_grad_flat(g: NDArray[Any], k: NDArray[Any], h: int, w: int) -> NDArray[Any]:
+def _input_grad_flat(g: NDArray[Any], k: NDArray[Any], geo: Geometry) -> NDArray[Any]:
     # Treat the whole batch as one long flattened image per channel: g is zero-padded to
     # (O, N*H*W), so the contribution of kernel offset (i, j) is a plain shift by i*W + j
     # of the GEMM's output block. The GEMM does some work for the padding positions, but
     # col2im becomes kh*kw long contiguous adds instead of N*C*Ho short ones per offset.
+    # Only for plain convolutions (stride 1, no dilation, one group).
     n, o, ho, wo = g.shape
-    _, c, kh, kw = k.shape
+    c, h, w, kh, kw = geo.c, geo.h, geo.w, geo.kh, geo.kw
     length = n * h * w - (kh - 1) * w - (kw - 1)
     gp = _scratch(1, (o, n, h, w), g.dtype)
     gp.fill(0)
@@ -337,85 +422,90 @@ def _input_grad_flat(g: NDArray[Any], k: NDArray[Any], h: int, w: int) -> NDArra
     return gx
 
 
-def conv2d_input_grad(g: FloatArray, k: FloatArray, image_hw: tuple[int, int]) -> FloatArray:
-    """Gradient w.r.t. the image (N, C, H, W) of conv2d_forward, given the output gradient g."""
+def conv2d_input_grad(g: FloatArray, k: FloatArray, image_hw: Pair, stride: Pair = (1, 1),
+                      dilation: Pair = (1, 1), groups: int = 1) -> FloatArray:
+    """Gradient w.r.t. the image (N, C, H, W) of conv2d_forward, given the output gradient g.
+
+    Also the transposed convolution of g with k. Image rows or columns that no window
+    reaches (when the stride does not divide H - window) get zero.
+    """
     g, k = np.asarray(g), np.asarray(k)
     _require_4d("k", k, _K_DIMS)
     h, w = _hw_pair("image_hw", image_hw)
-    o, c, kh, kw = k.shape
-    if kh > h or kw > w:
-        raise ValueError(f"kernel larger than the image: k has shape {k.shape} "
-                         f"({kh}x{kw} window) but image_hw is {(h, w)}")
     _require_4d("g", g, _G_DIMS)
-    _check_grad_shape(g, (g.shape[0], o, h - kh + 1, w - kw + 1),
-                      f"for k of shape {k.shape} and image_hw {(h, w)}")
+    groups = _groups(groups)
+    geo = _geometry((g.shape[0], k.shape[1] * groups, h, w), k.shape, stride, dilation, groups,
+                    image_from_x=False, kernel_from_k=True)
+    _check_grad_shape(g, (geo.n, geo.o, geo.ho, geo.wo),
+                      f"for k of shape {k.shape} and image_hw {(h, w)}{geo.describe()}")
     dtype = _float_dtype(g, k)
     g, k = g.astype(dtype, copy=False), k.astype(dtype, copy=False)
     if g.size == 0 or k.size == 0:
         # empty sums; also keeps the flat method's length arithmetic away from N == 0
-        return np.zeros((g.shape[0], c, h, w), dtype)
-    if _per_image(c, kh, kw):
-        return _input_grad_per_image(g, k, h, w)
+        return np.zeros((geo.n, geo.c, h, w), dtype)
+    if _per_image(geo):
+        return _input_grad_per_image(g, k, geo)
     # The flat method's padding work grows with O, the short adds it saves with C*kh*kw.
-    if kh * kw > 1 and c * kh * kw > o:
-        return _input_grad_flat(g, k, h, w)
-    return _input_grad_cols(g, k, h, w)
+    if geo.plain and geo.kh * geo.kw > 1 and geo.depth > geo.o:
+        return _input_grad_flat(g, k, geo)
+    return _input_grad_cols(g, k, geo)
 
 
-def _kernel_grad_operands(x: FloatArray, g: FloatArray, kernel_hw: tuple[int, int]
-                          ) -> tuple[FloatArray, FloatArray, int, int]:
+def _kernel_grad_operands(x: FloatArray, g: FloatArray, kernel_hw: Pair, stride: Pair,
+                          dilation: Pair, groups: int) -> tuple[FloatArray, FloatArray, Geometry]:
     """x and g checked against each other and the kernel size, in their common float dtype."""
     x, g = np.asarray(x), np.asarray(g)
     _require_4d("x", x, _X_DIMS)
     kh, kw = _hw_pair("kernel_hw", kernel_hw)
-    n, c, h, w = x.shape
-    if kh > h or kw > w:
-        raise ValueError(f"kernel larger than the image: kernel_hw is {(kh, kw)} "
-                         f"but x has shape {x.shape} ({h}x{w} image)")
     _require_4d("g", g, _G_DIMS)
-    _check_grad_shape(g, (n, g.shape[1], h - kh + 1, w - kw + 1),
-                      f"for x of shape {x.shape} and kernel_hw {(kh, kw)}")
+    groups = _groups(groups)
+    geo = _geometry(x.shape, (g.shape[1], x.shape[1] // groups, kh, kw), stride, dilation,
+                    groups, image_from_x=True, kernel_from_k=False)
+    _check_grad_shape(g, (geo.n, geo.o, geo.ho, geo.wo),
+                      f"for x of shape {x.shape} and kernel_hw {(kh, kw)}{geo.describe()}")
     dtype = _float_dtype(x, g)
-    return x.astype(dtype, copy=False), g.astype(dtype, copy=False), kh, kw
+    return x.astype(dtype, copy=False), g.astype(dtype, copy=False), geo
 
 
-def conv2d_kernel_grad_per_image(x: FloatArray, g: FloatArray, kernel_hw: tuple[int, int]
-                                 ) -> FloatArray:
-    """conv2d_kernel_grad of each image alone: (N, O, C, kh, kw), summing to the batch's."""
-    x, g, kh, kw = _kernel_grad_operands(x, g, kernel_hw)
-    n, c = x.shape[:2]
-    o, ho, wo = g.shape[1], g.shape[2], g.shape[3]
-    cols = _im2col(x, kh, kw, 0, per_image=True)
-    per_image: FloatArray = np.matmul(g.reshape(n, o, ho * wo), cols.transpose(0, 2, 1))
-    return per_image.reshape(n, o, c, kh, kw)
+def conv2d_kernel_grad_per_image(x: FloatArray, g: FloatArray, kernel_hw: Pair,
+                                 stride: Pair = (1, 1), dilation: Pair = (1, 1),
+                                 groups: int = 1) -> FloatArray:
+    """conv2d_kernel_grad of each image alone: (N, O, C // groups, kh, kw), summing to it."""
+    x, g, geo = _kernel_grad_operands(x, g, kernel_hw, stride, dilation, groups)
+    n, o, groups = geo.n, geo.o, geo.groups
+    cols = _im2col(x, geo, 0, per_image=True)
+    per_image: FloatArray = np.matmul(g.reshape(n, groups, o // groups, geo.ho * geo.wo),
+                                      cols.transpose(0, 1, 3, 2))
+    return per_image.reshape(n, o, geo.c // groups, geo.kh, geo.kw)
 
 
-def conv2d_kernel_grad(x: FloatArray, g: FloatArray, kernel_hw: tuple[int, int]) -> FloatArray:
-    """Gradient w.r.t. the kernel (O, C, kh, kw) of conv2d_forward, given the output gradient g."""
-    x, g, kh, kw = _kernel_grad_operands(x, g, kernel_hw)
-    n, c = x.shape[:2]
-    dtype = x.dtype
-    o, ho, wo = g.shape[1], g.shape[2], g.shape[3]
-    if _per_image(c, kh, kw):
+def conv2d_kernel_grad(x: FloatArray, g: FloatArray, kernel_hw: Pair, stride: Pair = (1, 1),
+                       dilation: Pair = (1, 1), groups: int = 1) -> FloatArray:
+    """Gradient w.r.t. the kernel (O, C // groups, kh, kw) of conv2d_forward, given dL/dy = g."""
+    x, g, geo = _kernel_grad_operands(x, g, kernel_hw, stride, dilation, groups)
+    n, o, groups, depth = geo.n, geo.o, geo.groups, geo.depth
+    k_shape = (o, geo.c // groups, geo.kh, geo.kw)
+    p = geo.ho * geo.wo
+    if _per_image(geo):
         sums: dict[int, NDArray[Any]] = {}
 
         def images(start: int, stop: int) -> None:
-            cols = _im2col(x[start:stop], kh, kw, 0, per_image=True)
-            # per-image products are (O, C*kh*kw): small next to g for a shallow contraction
-            partial = _scratch(1, (stop - start, o, c * kh * kw), dtype)
-            np.matmul(g[start:stop].reshape(stop - start, o, ho * wo), cols.transpose(0, 2, 1),
-                      out=partial)
+            cols = _im2col(x[start:stop], geo, 0, per_image=True)
+            # per-image products are (O, depth): small next to g for a shallow contraction
+            partial = _scratch(1, (stop - start, groups, o // groups, depth), x.dtype)
+            np.matmul(g[start:stop].reshape(stop - start, groups, o // groups, p),
+                      cols.transpose(0, 1, 3, 2), out=partial)
             sums[start] = partial.sum(axis=0)
 
-        _split_batch(n, _parallel_items(g.size, o * c * kh * kw * ho * wo), images)
+        _split_batch(n, _parallel_items(g.size, o * depth * p), images)
         # fixed order, so the result does not depend on which thread finished first
         total: FloatArray = sums[0]
         for start in sorted(sums)[1:]:
             total = total + sums[start]
-        return total.reshape(o, c, kh, kw)
-    gt = _channels_first(g, slot=1)
-    gk: FloatArray = np.matmul(gt, _im2col(x, kh, kw, 0, per_image=False).T)
-    return gk.reshape(o, c, kh, kw)
+        return total.reshape(k_shape)
+    gt = _channels_first(g, slot=1).reshape(groups, o // groups, n * p)
+    gk: FloatArray = np.matmul(gt, _im2col(x, geo, 0, per_image=False).transpose(0, 2, 1))
+    return gk.reshape(k_shape)
 
 
 def h_conv2d(x: FloatArray, k: FloatArray) -> FloatArray:
@@ -426,12 +516,13 @@ def h_conv2d(x: FloatArray, k: FloatArray) -> FloatArray:
 def h_conv2d_grad(x: FloatArray, k: FloatArray, g: FloatArray) -> tuple[FloatArray, FloatArray]:
     """The exercise's backward convolution: (dL/dx, dL/dk) given g = dL/dy."""
     x, k, g = np.asarray(x), np.asarray(k), np.asarray(g)
-    _check_conv(x, k)
-    n, _, h, w = x.shape
-    o, _, kh, kw = k.shape
-    _check_grad_shape(g, (n, o, h - kh + 1, w - kw + 1),
+    _require_4d("x", x, _X_DIMS)
+    _require_4d("k", k, _K_DIMS)
+    geo = _geometry(x.shape, k.shape, (1, 1), (1, 1), 1, image_from_x=True,
+                    kernel_from_k=True)
+    _check_grad_shape(g, (geo.n, geo.o, geo.ho, geo.wo),
                       f"for x of shape {x.shape} and k of shape {k.shape}")
-    return conv2d_input_grad(g, k, (h, w)), conv2d_kernel_grad(x, g, (kh, kw))
+    return conv2d_input_grad(g, k, (geo.h, geo.w)), conv2d_kernel_grad(x, g, (geo.kh, geo.kw))
 
 
 # ---------------------------------------------------------------------------------------

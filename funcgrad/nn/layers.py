@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple, Protocol, cast
 
 import numpy as np
@@ -31,7 +32,8 @@ from funcgrad.nn.activations import (celu, elu, gelu, hard_tanh, leaky_relu, log
                                      log_softmax, relu, relu6, selu, sigmoid, silu, softmax,
                                      softplus, softsign, tanh)
 from funcgrad.nn.initializers import Initializer, glorot_uniform, he_normal
-from funcgrad.nn.conv import Padding, conv2d, padding_amounts
+from funcgrad.nn.conv import (Padding, conv2d, conv2d_output_shape, conv_transpose2d,
+                              conv_transpose2d_output_shape)
 from funcgrad.nn.pool import Padding as PoolPadding
 from funcgrad.nn.pool import avg_pool2d, max_pool2d, pooled_hw
 
@@ -162,25 +164,121 @@ def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
-def Conv2D(out_channels: int, kernel_size: int | tuple[int, int] = 3,
-           padding: Padding = "VALID", w_init: Initializer = he_normal,
-           dtype: DTypeLike = np.float32) -> Layer:
-    """A convolution with bias over NCHW images; params {'w': (O, C, kh, kw), 'b': (O,)}."""
-    kh, kw = _pair(kernel_size)
+def _conv_name(kind: str, out_channels: int, kernel_hw: tuple[int, int], **options: Any) -> str:
+    """How errors name a conv layer: its arguments, those at their defaults left out."""
+    shown = "".join(f", {name}={value!r}" for name, value in options.items()
+                    if value not in _CONV_DEFAULTS[name])
+    return f"{kind}({out_channels}, kernel_size={kernel_hw}{shown})"
+
+
+# no padding is 'VALID' for Conv and 0 for ConvTranspose, as in JAX and PyTorch
+_CONV_DEFAULTS: dict[str, tuple[Any, ...]] = {"stride": (1,), "padding": ("VALID", 0),
+                                              "output_padding": (0,), "dilation": (1,),
+                                              "groups": (1,)}
+
+
+@contextmanager
+def _named(layer: str) -> Iterator[None]:
+    """Shape and argument errors raised inside re-raised with the layer's name in front."""
+    try:
+        yield
+    except ValueError as error:  # ShapeError is one
+        raise type(error)(f"{layer}: {error}") from None
+
+
+def _conv_layer(name: str, kernel_shape: Callable[[int], tuple[int, ...]],
+                output_shape: Callable[[Shape, tuple[int, ...]], Shape],
+                conv: Callable[[Any, Any], Array], out_channels: int, w_init: Initializer,
+                use_bias: bool, dtype: DTypeLike) -> Layer:
+    """A convolution layer; params {'w': kernel_shape(in_channels), 'b': (out_channels,)}."""
 
     def init(key: Array, input_shape: Shape) -> tuple[Shape, Params]:
-        n, c, h, w = input_shape
-        fan_in, fan_out = c * kh * kw, out_channels * kh * kw
-        kernel = w_init(key, (out_channels, c, kh, kw), fan_in, fan_out, dtype)
-        (pt, pb), (pl, pr) = padding_amounts(padding, (kh, kw))
-        out_shape = (n, out_channels, h + pt + pb - kh + 1, w + pl + pr - kw + 1)
-        return out_shape, {"w": kernel, "b": np.zeros(out_channels, dtype)}
+        with _named(name):
+            if len(input_shape) != 4:
+                raise ShapeError(f"input_shape must be 4-D (batch, channels, height, width), "
+                                 f"got {tuple(input_shape)}")
+            shape = kernel_shape(input_shape[1])
+            # the batch may be -1 (any size): the output shape does not depend on it
+            out_shape = output_shape((1, *input_shape[1:]), shape)
+        receptive = math.prod(shape[2:])
+        fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+        params = {"w": w_init(key, shape, fan_in, fan_out, dtype)}
+        if use_bias:
+            params["b"] = np.zeros(out_channels, dtype)
+        return (input_shape[0], *out_shape[1:]), params
 
-    def apply(params: Params, x: Any) -> Array:
-        y = conv2d(x, params["w"], padding=padding)
-        return fnp.add(y, fnp.reshape(params["b"], (-1, 1, 1)))
+    def apply(params: Params, x: Any, *, key: Array | None = None, train: bool = True) -> Array:
+        with _named(name):
+            y = conv(x, params["w"])
+        return fnp.add(y, fnp.reshape(params["b"], (-1, 1, 1))) if use_bias else y
 
     return Layer(init, apply)
+
+
+def _channel_groups(channels: int, out_channels: int, groups: int) -> None:
+    if channels % groups or out_channels % groups:
+        raise ShapeError(f"groups={groups} must divide both the input channels ({channels}) "
+                         f"and out_channels ({out_channels})")
+
+
+def Conv(out_channels: int, kernel_size: int | tuple[int, int] = 3,
+         stride: int | tuple[int, int] = 1, padding: Padding = "VALID",
+         dilation: int | tuple[int, int] = 1, groups: int = 1,
+         w_init: Initializer = he_normal, use_bias: bool = True,
+         dtype: DTypeLike = np.float32) -> Layer:
+    """A 2-D convolution with bias over NCHW images (see nn.conv2d for the arguments);
+    params {'w': (out_channels, in_channels // groups, kh, kw), 'b': (out_channels,)}."""
+    kh, kw = _pair(kernel_size)
+    name = _conv_name("Conv", out_channels, (kh, kw), stride=stride, padding=padding,
+                      dilation=dilation, groups=groups)
+
+    def kernel_shape(channels: int) -> tuple[int, ...]:
+        _channel_groups(channels, out_channels, groups)
+        return (out_channels, channels // groups, kh, kw)
+
+    return _conv_layer(
+        name, kernel_shape,
+        lambda x_shape, k_shape: conv2d_output_shape(x_shape, k_shape, stride, padding,
+                                                     dilation, groups),
+        lambda x, w: conv2d(x, w, stride, padding, dilation, groups),
+        out_channels, w_init, use_bias, dtype)
+
+
+def Conv2D(out_channels: int, kernel_size: int | tuple[int, int] = 3, padding: Padding = "VALID",
+           w_init: Initializer = he_normal, dtype: DTypeLike = np.float32, *,
+           stride: int | tuple[int, int] = 1, dilation: int | tuple[int, int] = 1,
+           groups: int = 1, use_bias: bool = True) -> Layer:
+    """Conv with the earlier argument order (padding third), kept for existing callers."""
+    return Conv(out_channels, kernel_size, stride, padding, dilation, groups, w_init, use_bias,
+                dtype)
+
+
+def ConvTranspose(out_channels: int, kernel_size: int | tuple[int, int],
+                  stride: int | tuple[int, int] = 1, padding: Padding = 0,
+                  output_padding: int | tuple[int, int] = 0,
+                  dilation: int | tuple[int, int] = 1, groups: int = 1,
+                  w_init: Initializer = he_normal, use_bias: bool = True,
+                  dtype: DTypeLike = np.float32) -> Layer:
+    """A 2-D transposed convolution with bias (see nn.conv_transpose2d), PyTorch's weight
+    layout: params {'w': (in_channels, out_channels // groups, kh, kw), 'b': (out_channels,)}.
+
+    The initialiser sees fan_in = (out_channels // groups) * kh * kw, as PyTorch computes it
+    from the weight's second axis.
+    """
+    kh, kw = _pair(kernel_size)
+    name = _conv_name("ConvTranspose", out_channels, (kh, kw), stride=stride, padding=padding,
+                      output_padding=output_padding, dilation=dilation, groups=groups)
+
+    def kernel_shape(channels: int) -> tuple[int, ...]:
+        _channel_groups(channels, out_channels, groups)
+        return (channels, out_channels // groups, kh, kw)
+
+    return _conv_layer(
+        name, kernel_shape,
+        lambda x_shape, k_shape: conv_transpose2d_output_shape(
+            x_shape, k_shape, stride, padding, output_padding, dilation, groups),
+        lambda x, w: conv_transpose2d(x, w, stride, padding, output_padding, dilation, groups),
+        out_channels, w_init, use_bias, dtype)
 
 
 def _pool_layer(pool: Callable[..., Array], window: int | tuple[int, int],

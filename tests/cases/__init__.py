@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cases.base import Case, assert_tree_allclose, case_params, seeded
 from cases.contractions import CONTRACTIONS
+from cases.conv import CONV
 from cases.elementwise import CASTS, ELEMENTWISE
 from cases.fft import FFT
 from cases.indexing import INDEXING
@@ -15,7 +16,7 @@ from cases.shapes import SHAPES
 __all__ = ["ALL_CASES", "CASES", "Case", "EXTRA_REDUCTIONS", "REDUCTION_CASES",
            "assert_tree_allclose", "case_params", "seeded"]
 
-CASES = ELEMENTWISE + SHAPES + INDEXING + CONTRACTIONS + CASTS + LINALG + FFT + NN
+CASES = ELEMENTWISE + SHAPES + INDEXING + CONTRACTIONS + CASTS + LINALG + FFT + NN + CONV
 """The cases checked with the default settings (the reductions have their own test)."""
 
 ALL_CASES = CASES + REDUCTION_CASES + EXTRA_REDUCTIONS
