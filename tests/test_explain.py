@@ -138,7 +138,7 @@ def test_conv2d_layer_keeps_float32() -> None:
     np.testing.assert_allclose(gw, rw, rtol=1e-5)
     np.testing.assert_allclose(gx, rx, rtol=1e-5)
     text = out.getvalue()
-    assert "c:f32[2,3,3,3] = conv2d b a" in text
+    assert "c:f32[2,3,3,3] = conv2d[stride=(1, 1), dilation=(1, 1), groups=1] b a" in text
     assert "rule   conv2d, for x = b: (ct, y, x, k) -> conv2d_input_grad_p" in text
     assert "argument 0 (a)" in text and "argument 1 (b)" in text
 
