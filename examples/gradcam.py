@@ -313,17 +313,15 @@ def question_2(looks: Attention, changed: dict[str, float]) -> None:
         {robustness_verdict(moved, removed)}""")
 
 
-def figures(params: Params, versions: dict[str, Shapes], cams: F32, logits_: F32,
+def figures(params: Params, versions: dict[str, Shapes], cams: F32, outs: F32,
             out: Path) -> None:
     """GradCAM per class for one test image of each class, and those images changed."""
     show = first_of_each_class(versions["original"], 1)
-    plots.plot_classes(subset(versions["original"], show), cams[show], logits_[show], out)
+    plots.plot_classes(subset(versions["original"], show), cams[show], outs[show], out)
     shown = {name: subset(data, show) for name, data in versions.items()}
-    per_version = [class_gradcams(params, data.images) for data in shown.values()]
-    rows = np.arange(len(show))
-    v_logits = np.stack([outs for _, outs in per_version])
-    v_cams = np.stack([maps[rows, np.argmax(outs, axis=1)] for maps, outs in per_version])
-    plots.plot_interventions(list(shown.items()), v_cams, v_logits, out)
+    maps, shown_outs = zip(*(class_gradcams(params, data.images) for data in shown.values()))
+    predicted = [m[np.arange(len(show)), np.argmax(o, axis=1)] for m, o in zip(maps, shown_outs)]
+    plots.plot_interventions(list(shown.items()), np.stack(predicted), np.stack(shown_outs), out)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -348,12 +346,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     common.section("Question 2: is the model robust to the large dot?")
     looks = where_gradcam_looks(cams[np.arange(len(pred)), pred], test, cell=SIZE // 8)
     rng = np.random.default_rng(args.seed + 1)
-    versions = {"original": test, "large dot moved": move_large_dot(test, rng),
+    variants = {"large dot moved": move_large_dot(test, rng),
                 "large dot removed": remove_large_dot(test)}
-    changed = interventions(params, {k: v for k, v in versions.items() if k != "original"},
-                            pred, acc)
+    changed = interventions(params, variants, pred, acc)
     question_2(looks, changed)
-    figures(params, versions, cams, outs, args.out)
+    figures(params, {"original": test, **variants}, cams, outs, args.out)
 
 
 if __name__ == "__main__":
