@@ -89,8 +89,8 @@ def activation_maximisation(params: Params, state: State, *, steps: int = 200,
     """For each class c, gradient ascent on an input image of logit_c(x) - l2 * |x|^2 from
     faint noise, x kept in [0, 1]; the images (10, 28, 28) and their logits (10, 10)."""
     rng = np.random.default_rng(seed)
-    x = np.clip(rng.normal(0.0, noise, (NUM_CLASSES, 1, IMAGE_SIZE, IMAGE_SIZE)), 0, 1)
-    x = x.astype(np.float32)
+    shape = (NUM_CLASSES, 1, IMAGE_SIZE, IMAGE_SIZE)
+    x: F32 = np.clip(rng.normal(0.0, noise, shape), 0, 1).astype(np.float32)
     classes = np.arange(NUM_CLASSES)
 
     def objective(x: Any) -> Any:
