@@ -56,8 +56,8 @@ import funcgrad as fg  # noqa: E402
 import mnist_cnn  # noqa: E402
 from _timing import (LOAD_HEADERS, QuietRounds, compare_rates, format_table,  # noqa: E402
                      load_cells, wait_for_quiet, wait_report)
-from funcgrad import random  # noqa: E402
-from mnist_data import Mnist, MnistError, load_mnist  # noqa: E402
+from funcgrad import optim  # noqa: E402
+from mnist_data import Mnist, MnistError, load_mnist, to_input  # noqa: E402
 
 BATCH = 128
 STEP_TARGET = 1.3
@@ -96,35 +96,39 @@ def funcgrad_step(x: npt.NDArray[np.float32], y: npt.NDArray[np.int64], jit: boo
                   ) -> tuple[Callable[[], float], Any]:
     """funcgrad's training step on (x, y) (the example's, jitted unless jit is False),
     updating its own params; and the initial params."""
-    model = mnist_cnn.make_model()
-    params = model.init(random.key(0))
-    opt = mnist_cnn.make_optimizer(mnist_cnn.Config(lr=1e-3), steps_per_epoch=469)
-    state = {"params": params, "opt": opt.init(params)}
-    train_step = mnist_cnn.make_step(model, opt)
+    run = mnist_cnn.new_run(mnist_cnn.Config())
+    # the default run's schedule: 5 epochs of 469 steps
+    opt = optim.adam(optim.cosine_decay(1e-3, 5 * 469, final=1e-3 * mnist_cnn.FINAL_LR))
+    train_step = mnist_cnn.make_step(opt)
     if jit:
         train_step = fg.jit(train_step)
+    y_int = y.astype(np.intp)
 
     def step() -> float:
-        state["params"], state["opt"], loss = train_step(state["params"], state["opt"], (x, y))
+        run["params"], run["state"], run["opt_state"], loss = train_step(
+            run["params"], run["state"], run["opt_state"], x, y_int)
         return float(loss)
 
-    return step, params
+    return step, run["params"]
 
 
 def torch_model(params: Any) -> Any:
-    """PyTorch's nn.Sequential of the same layers, with funcgrad's initial weights."""
+    """PyTorch's nn.Sequential of the same layers, with funcgrad's initial weights (the
+    example's layers are numbered as in its nn.serial; BatchNorm's momentum 0.9 is
+    PyTorch's 0.1)."""
     torch: Any = importlib.import_module("torch")
     nn = torch.nn
-    net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3),
-                        nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128),
-                        nn.ReLU(), nn.Linear(128, 10))
+    net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(32, 64, 3), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
     with torch.no_grad():
-        for layer, name in ((net[0], "conv1"), (net[3], "conv2")):
-            layer.weight.copy_(torch.from_numpy(params[name]["w"]))
-            layer.bias.copy_(torch.from_numpy(params[name]["b"]))
-        for layer, name in ((net[7], "dense1"), (net[9], "dense2")):
-            layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(params[name]["w"].T)))
-            layer.bias.copy_(torch.from_numpy(params[name]["b"]))
+        for i in (0, 4, 9, 11):  # convolutions and dense layers
+            w = params[i]["w"]
+            net[i].weight.copy_(torch.from_numpy(np.ascontiguousarray(w if w.ndim == 4 else w.T)))
+            net[i].bias.copy_(torch.from_numpy(params[i]["b"]))
+        for i in (1, 5):  # BatchNorm
+            net[i].weight.copy_(torch.from_numpy(params[i]["scale"]))
+            net[i].bias.copy_(torch.from_numpy(params[i]["offset"]))
     return net
 
 
@@ -171,35 +175,36 @@ def probe(kind: str, data_dir: str | None, steps: int, result: Path,
         config = mnist_cnn.Config(epochs=1, limit=steps * BATCH)
         tracemalloc.start()
         start = time.perf_counter()
-        state = mnist_cnn.train(config, data, test_limit=EVAL_IMAGES, progress=False,
-                                jit=jit, log=lambda s: None)
+        run = mnist_cnn.train(config, data, test_limit=EVAL_IMAGES, progress=False,
+                              jit=jit, log=lambda s: None)
         out["seconds"] = time.perf_counter() - start
         out["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-        out["accuracy"] = state.history[-1].test_accuracy
+        out["accuracy"] = float(run["history"][-1, 1])
     elif kind == "torch":
         torch: Any = importlib.import_module("torch")
-        x = mnist_cnn.to_input(data.train_images[:BATCH])
+        x = to_input(data.train_images[:BATCH])
         y = data.train_labels[:BATCH].astype(np.int64)
-        net = torch_model(mnist_cnn.make_model().init(random.key(0)))
+        net = torch_model(mnist_cnn.new_run(mnist_cnn.Config())["params"])
         step = torch_step(net, x, y)
         for i in range(steps):
-            x[...] = mnist_cnn.to_input(data.train_images[i * BATCH:(i + 1) * BATCH])
+            x[...] = to_input(data.train_images[i * BATCH:(i + 1) * BATCH])
             y[...] = data.train_labels[i * BATCH:(i + 1) * BATCH]
             step()
         correct = 0
+        net.eval()  # BatchNorm with its running statistics, as the example evaluates
         with torch.no_grad():
-            for i in range(0, EVAL_IMAGES, mnist_cnn.EVAL_BATCH_SIZE):
-                batch = data.test_images[i:i + mnist_cnn.EVAL_BATCH_SIZE]
-                logits = net(torch.from_numpy(mnist_cnn.to_input(batch))).numpy()
+            for i in range(0, EVAL_IMAGES, mnist_cnn.EVAL_BATCH):
+                batch = data.test_images[i:i + mnist_cnn.EVAL_BATCH]
+                logits = net(torch.from_numpy(to_input(batch))).numpy()
                 correct += int((logits.argmax(axis=1) ==
-                                data.test_labels[i:i + mnist_cnn.EVAL_BATCH_SIZE]).sum())
+                                data.test_labels[i:i + mnist_cnn.EVAL_BATCH]).sum())
         out["accuracy"] = correct / EVAL_IMAGES
     elif kind == "full":
         config = mnist_cnn.Config()
-        state = mnist_cnn.train(config, data, checkpoint=checkpoint, jit=jit)
-        out["history"] = [dataclasses.asdict(r) | {"images_per_second": r.images_per_second}
-                          for r in state.history]
+        run = mnist_cnn.train(config, data, checkpoint=checkpoint, jit=jit)
+        out["history"] = run["history"].tolist()  # rows (train loss, test accuracy, seconds)
+        out["train_images"] = len(data.train_labels)
         out["config"] = dataclasses.asdict(config)
     out["maxrss_mb"] = _maxrss_mb()
     result.write_text(json.dumps(out))
@@ -240,7 +245,7 @@ def step_benchmark(data: Mnist, rounds: int, jit: bool = True) -> tuple[float, f
     With jit the un-jitted step takes its turn in the same rounds, so the speed-up of
     jitting is measured under the same conditions as the ratio to PyTorch.
     """
-    x = mnist_cnn.to_input(data.train_images[:BATCH])
+    x = to_input(data.train_images[:BATCH])
     y = data.train_labels[:BATCH].astype(np.int64)
     ours, params = funcgrad_step(x, y, jit)
     fns: dict[str, Callable[[], object]] = {"funcgrad": ours}
@@ -298,7 +303,7 @@ def memory_benchmark(args: argparse.Namespace, with_torch: bool) -> float:
         theirs = run_probe("torch", args)
         rows.append(["torch", f"{theirs['maxrss_mb']:.0f}", "-"])
     print(f"short training run: {args.steps} steps of {BATCH} images, then {EVAL_IMAGES} test "
-          f"images scored in batches of {mnist_cnn.EVAL_BATCH_SIZE} ({ours['data']})")
+          f"images scored in batches of {mnist_cnn.EVAL_BATCH} ({ours['data']})")
     print(format_table(["library", "peak RSS MB", "tracemalloc peak MB"], rows, right={1, 2}))
     ok = ours["maxrss_mb"] <= MEMORY_TARGET_MB
     print(f"target: funcgrad peak RSS <= {MEMORY_TARGET_MB:.0f} MB: {_mark(ok)} "
@@ -311,24 +316,20 @@ def full_run(args: argparse.Namespace) -> None:
     print("\nfull training: the default run of examples/mnist_cnn.py (progress on stderr)",
           flush=True)
     result = run_probe("full", args)
-    history = result["history"]
-    rows = [[str(r["epoch"]), f"{100 * r['test_accuracy']:.2f}", f"{r['train_seconds']:.1f}",
-             f"{r['images_per_second']:,.0f}", f"{r['eval_seconds']:.1f}"] for r in history]
-    print(format_table(["epoch", "test acc %", "epoch s", "images/s", "eval s"], rows,
-                       right={0, 1, 2, 3, 4}))
-    records = [mnist_cnn.EpochRecord(**{k: v for k, v in r.items() if k != "images_per_second"})
-               for r in history]
-    train_s = sum(r.train_seconds for r in records)
-    print(f"final test accuracy {100 * records[-1].test_accuracy:.2f}%; training "
-          f"{train_s:.0f} s for {len(records)} epochs ({train_s / len(records):.1f} s per epoch, "
-          f"{sum(r.images for r in records) / train_s:,.0f} images/s)")
-    reached = mnist_cnn.time_to_target(records)
-    if reached is None:
+    history, images = np.asarray(result["history"]), result["train_images"]
+    rows = [[str(epoch), f"{100 * acc:.2f}", f"{s:.1f}", f"{images / s:,.0f}"]
+            for epoch, (_, acc, s) in enumerate(history, start=1)]
+    print(format_table(["epoch", "test acc %", "epoch s", "images/s"], rows, right={0, 1, 2, 3}))
+    train_s = float(history[:, 2].sum())
+    print(f"final test accuracy {100 * history[-1, 1]:.2f}%; training {train_s:.0f} s for "
+          f"{len(history)} epochs ({train_s / len(history):.1f} s per epoch, "
+          f"{images * len(history) / train_s:,.0f} images/s)")
+    reached = np.flatnonzero(history[:, 1] >= 0.99)
+    if len(reached) == 0:
         print("99% test accuracy: not reached")
     else:
-        epoch, t_train, t_total = reached
-        print(f"time to 99% test accuracy: {t_train:.0f} s of training ({t_total:.0f} s with "
-              f"the evaluations), after epoch {epoch}")
+        print(f"time to 99% test accuracy: {history[:reached[0] + 1, 2].sum():.0f} s of "
+              f"training, after epoch {reached[0] + 1}")
     print(f"peak RSS of the full run: {result['maxrss_mb']:.0f} MB")
 
 
@@ -343,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also run the example's full default training")
     parser.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
                         help="with --full: keep the trained model there (draw its pictures "
-                             "with examples/mnist_cnn.py --resume --checkpoint PATH)")
+                             "with examples/mnist_analysis.py PATH)")
     parser.add_argument("--no-jit", action="store_true",
                         help="time and train with the example's step un-jitted")
     parser.add_argument("--probe", choices=("funcgrad", "torch", "full"), help=argparse.SUPPRESS)

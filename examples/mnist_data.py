@@ -37,6 +37,7 @@ from typing import IO, Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 import common
 
@@ -58,6 +59,8 @@ __all__ = [
     "find_data_dir",
     "load_mnist",
     "missing_files",
+    "random_shift",
+    "to_input",
     "read_idx",
     "verify_files",
 ]
@@ -523,6 +526,29 @@ def load_mnist(
     train_images, train_labels = _load_split(directory, "train", checksums)
     test_images, test_labels = _load_split(directory, "t10k", checksums)
     return Mnist(train_images, train_labels, test_images, test_labels)
+
+
+# ---------------------------------------------------------------------------
+# The models' input
+
+
+def to_input(images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """uint8 images (N, 28, 28) as the CNN's input: float32 (N, 1, 28, 28) in [0, 1]."""
+    return images[:, None].astype(np.float32) / 255.0
+
+
+def random_shift(images: npt.NDArray[np.uint8], max_shift: int, rng: np.random.Generator
+                 ) -> npt.NDArray[np.uint8]:
+    """Augmentation: each image (N, H, W) moved by whole pixels dy, dx drawn uniformly from
+    [-max_shift, max_shift]; zeros (background) move in. A new array; images is unchanged."""
+    if max_shift == 0:
+        return images
+    n, h, w = images.shape
+    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    # windows[i, a, b] is image i moved by (max_shift - a, max_shift - b)
+    windows = sliding_window_view(padded, (h, w), axis=(1, 2))
+    dy, dx = rng.integers(0, 2 * max_shift + 1, (2, n))
+    return np.asarray(windows[np.arange(n), dy, dx])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

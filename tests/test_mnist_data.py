@@ -689,3 +689,41 @@ def test_unreadable_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert mnist_data.main(["--data", str(directory), "--no-download"]) == 1
     err = capsys.readouterr().err
     assert err == f"error: MNIST directory {directory} cannot be read: Permission denied\n"
+
+
+# ---------------------------------------------------------------------------
+# The models' input and the augmentation
+
+
+def test_to_input_scales_to_float32_nchw() -> None:
+    images = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
+    x = mnist_data.to_input(images)
+    assert x.shape == (1, 1, 2, 2) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[0, 0], np.array([[0.0, 1.0], [0.2, 0.4]], np.float32))
+
+
+def test_random_shift_moves_each_image_within_range() -> None:
+    images = np.zeros((200, 28, 28), np.uint8)
+    images[:, 14, 10] = 255
+    moved = mnist_data.random_shift(images, 2, np.random.default_rng(0))
+    assert moved.shape == images.shape and moved.dtype == np.uint8
+    assert images[:, 14, 10].tolist() == [255] * 200  # the input is left alone
+    assert (moved.reshape(200, -1).sum(axis=1) == 255).all()  # nothing lost or added
+    rows, cols = np.nonzero(moved.max(axis=0))
+    offsets = {(int(r) - 14, int(c) - 10) for r, c in zip(rows, cols)}
+    assert offsets == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}
+    np.testing.assert_array_equal(moved, mnist_data.random_shift(images, 2,
+                                                                 np.random.default_rng(0)))
+    assert mnist_data.random_shift(images, 0, np.random.default_rng(0)) is images
+    # the whole image moves, and zeros come in from the edge
+    image = np.random.default_rng(1).integers(1, 256, (1, 28, 28), dtype=np.uint8)
+    out = mnist_data.random_shift(image, 3, np.random.default_rng(5))[0]
+    matches = []
+    for dy in range(-3, 4):
+        for dx in range(-3, 4):
+            expected = np.zeros((28, 28), np.uint8)
+            expected[max(dy, 0):28 + min(dy, 0), max(dx, 0):28 + min(dx, 0)] = \
+                image[0, max(-dy, 0):28 - max(dy, 0), max(-dx, 0):28 - max(dx, 0)]
+            if np.array_equal(out, expected):
+                matches.append((dy, dx))
+    assert len(matches) == 1
