@@ -825,3 +825,9 @@ def test_pool_layer_errors() -> None:
     with pytest.raises(ValueError, match=re.escape(
             "padding must be 'VALID', 'SAME', or an int or a pair of ints")):
         nn.MaxPool(2, padding=2).init(random.key(0), (1, 1, 4, 4))
+
+
+@pytest.mark.parametrize("make", [nn.Conv, nn.ConvTranspose])
+def test_conv_layers_reject_a_bad_kernel_size_by_name(make: Any) -> None:
+    with pytest.raises(ValueError, match=r"kernel_size must be a positive int or a pair"):
+        make(4, (3, 0))

@@ -40,7 +40,7 @@ def _shape(x: Any) -> tuple[int, ...]:
     return tuple(x.shape) if isinstance(x, Tracer) else np.shape(x)
 
 
-def _pair(name: str, value: Any, what: str = "conv2d", least: int = 1) -> Pair:
+def int_pair(name: str, value: Any, what: str = "conv2d", least: int = 1) -> Pair:
     """An int or a pair of ints, as a pair of ints of at least `least`."""
     try:
         pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
@@ -208,7 +208,7 @@ def conv2d_output_shape(x_shape: tuple[int, ...], k_shape: tuple[int, ...], stri
                         padding: Padding = "VALID", dilation: IntOrPair = 1,
                         groups: int = 1) -> tuple[int, int, int, int]:
     """The shape of conv2d(x, k, ...) for x and k of these shapes, checked as conv2d does."""
-    s, d, g = _pair("stride", stride), _pair("dilation", dilation), _groups(groups)
+    s, d, g = int_pair("stride", stride), int_pair("dilation", dilation), _groups(groups)
     padded = _padded_shape(x_shape, k_shape, padding, s, d)
     ho, wo = _check(ShapedArray(padded, np.dtype(np.float32)),
                     ShapedArray(tuple(k_shape), np.dtype(np.float32)),
@@ -245,7 +245,7 @@ def conv2d(x: ArrayLike, k: ArrayLike, stride: IntOrPair = 1, padding: Padding =
     output block g sees only input block g (depthwise when G == C).
     """
     xa, ka = _as_array(x), _as_array(k)
-    s, d, g = _pair("stride", stride), _pair("dilation", dilation), _groups(groups)
+    s, d, g = int_pair("stride", stride), int_pair("dilation", dilation), _groups(groups)
     xs, ks = _shape(xa), _shape(ka)
     if len(xs) == 4 and len(ks) == 4:
         (pt, pb), (pl, pr) = padding_amounts(padding, (xs[2], xs[3]), (ks[2], ks[3]), s, d)
@@ -269,7 +269,8 @@ def conv_transpose2d(x: ArrayLike, k: ArrayLike, stride: IntOrPair = 1, padding:
     'SAME' conv2d with this stride on an image of that size).
     """
     xa, ka = _as_array(x), _as_array(k)
-    s, d, g = (_pair("stride", stride, _TRANSPOSE), _pair("dilation", dilation, _TRANSPOSE),
+    s, d, g = (int_pair("stride", stride, _TRANSPOSE),
+               int_pair("dilation", dilation, _TRANSPOSE),
                _groups(groups, _TRANSPOSE))
     full, rows, cols = _transpose_crop(_shape(xa), _shape(ka), s, padding, output_padding, d, g)
     xa, ka = _common_dtype(xa, ka)
@@ -285,7 +286,8 @@ def conv_transpose2d_output_shape(x_shape: tuple[int, ...], k_shape: tuple[int, 
                                   output_padding: IntOrPair = 0, dilation: IntOrPair = 1,
                                   groups: int = 1) -> tuple[int, int, int, int]:
     """The shape of conv_transpose2d(x, k, ...) for x and k of these shapes, checked."""
-    s, d, g = (_pair("stride", stride, _TRANSPOSE), _pair("dilation", dilation, _TRANSPOSE),
+    s, d, g = (int_pair("stride", stride, _TRANSPOSE),
+               int_pair("dilation", dilation, _TRANSPOSE),
                _groups(groups, _TRANSPOSE))
     (fh, fw), (pt, pb), (pl, pr) = _transpose_crop(tuple(x_shape), tuple(k_shape), s, padding,
                                                    output_padding, d, g)
@@ -296,7 +298,7 @@ def _transpose_crop(xs: tuple[int, ...], ks: tuple[int, ...], s: Pair, padding: 
                     output_padding: IntOrPair, d: Pair, g: int) -> tuple[Pair, Pair, Pair]:
     """The full (uncropped) size of a transposed convolution and the rows and columns to
     crop from it (negative: zeros to add), after checking the shapes."""
-    op = _pair("output_padding", output_padding, _TRANSPOSE, least=0)
+    op = int_pair("output_padding", output_padding, _TRANSPOSE, least=0)
     for name, shape, dims in (("x", xs, "(batch, channels, height, width)"),
                               ("k", ks, "(in_channels, out_channels // groups, kernel_height, "
                                         "kernel_width)")):

@@ -31,9 +31,9 @@ from funcgrad.core import Array, ShapeError, user_location
 from funcgrad.nn.activations import (celu, elu, gelu, hard_tanh, leaky_relu, log_sigmoid,
                                      log_softmax, relu, relu6, selu, sigmoid, silu, softmax,
                                      softplus, softsign, tanh)
-from funcgrad.nn.initializers import Initializer, glorot_uniform, he_normal
-from funcgrad.nn.conv import (Padding, conv2d, conv2d_output_shape, conv_transpose2d,
+from funcgrad.nn.conv import (Padding, conv2d, conv2d_output_shape, conv_transpose2d, int_pair,
                               conv_transpose2d_output_shape)
+from funcgrad.nn.initializers import Initializer, glorot_uniform, he_normal
 from funcgrad.nn.pool import Padding as PoolPadding
 from funcgrad.nn.pool import avg_pool2d, max_pool2d, pooled_hw
 
@@ -160,10 +160,6 @@ def Linear(out_features: int, w_init: Initializer = glorot_uniform,
 Dense = Linear
 
 
-def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
 def _conv_name(kind: str, out_channels: int, kernel_hw: tuple[int, int], **options: Any) -> str:
     """How errors name a conv layer: its arguments, those at their defaults left out."""
     shown = "".join(f", {name}={value!r}" for name, value in options.items()
@@ -228,7 +224,7 @@ def Conv(out_channels: int, kernel_size: int | tuple[int, int] = 3,
          dtype: DTypeLike = np.float32) -> Layer:
     """A 2-D convolution with bias over NCHW images (see nn.conv2d for the arguments);
     params {'w': (out_channels, in_channels // groups, kh, kw), 'b': (out_channels,)}."""
-    kh, kw = _pair(kernel_size)
+    kh, kw = int_pair("kernel_size", kernel_size, "Conv")
     name = _conv_name("Conv", out_channels, (kh, kw), stride=stride, padding=padding,
                       dilation=dilation, groups=groups)
 
@@ -265,7 +261,7 @@ def ConvTranspose(out_channels: int, kernel_size: int | tuple[int, int],
     The initialiser sees fan_in = (out_channels // groups) * kh * kw, as PyTorch computes it
     from the weight's second axis.
     """
-    kh, kw = _pair(kernel_size)
+    kh, kw = int_pair("kernel_size", kernel_size, "ConvTranspose")
     name = _conv_name("ConvTranspose", out_channels, (kh, kw), stride=stride, padding=padding,
                       output_padding=output_padding, dilation=dilation, groups=groups)
 
