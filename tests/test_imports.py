@@ -30,7 +30,7 @@ PRIMITIVES_AND_NUMPY = {"primitives", "primitives.base", "primitives.elementwise
                         "numpy.linalg", "numpy.fft"}
 LADDER = [
     {"config", "tree", "nn.kernels", "nn.conv_reference"},
-    {"core"},
+    {"core", "nn.norm_kernels"},
     {"graph"},
     PRIMITIVES_AND_NUMPY,
     {"batching", "nn.pool", "optim.base", "optim.schedules", "random"},

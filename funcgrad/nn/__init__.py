@@ -16,7 +16,7 @@ from funcgrad.nn.layers import (AvgPool, AvgPool2D, Celu, Conv, Conv2D, ConvTran
                                 Softsign, Swish, Tanh, elementwise)
 from funcgrad.nn.losses import (binary_cross_entropy_with_logits, cross_entropy, huber, l1, mse,
                                 nll, one_hot)
-from funcgrad.nn.normalization import BatchNorm, LayerNorm
+from funcgrad.nn.normalization import BatchNorm, LayerNorm, batch_norm
 from funcgrad.nn.pool import avg_pool2d, max_pool2d
 
 __all__ = [
@@ -25,7 +25,7 @@ __all__ = [
     "GlobalAvgPool", "HardTanh", "Identity", "Layer", "LayerNorm", "LeakyRelu", "Linear",
     "LogSigmoid", "LogSoftmax", "MaxPool", "MaxPool2D", "Relu", "Relu6", "Selu", "Sigmoid",
     "Silu", "Softmax", "Softplus", "Softsign", "Swish", "Tanh", "avg_pool2d",
-    "binary_cross_entropy_with_logits", "celu", "conv2d", "conv_transpose2d",
+    "batch_norm", "binary_cross_entropy_with_logits", "celu", "conv2d", "conv_transpose2d",
     "cross_entropy", "elementwise", "elu", "gelu", "glorot_normal", "glorot_uniform",
     "h_conv2d", "h_conv2d_grad", "hard_tanh", "he_normal", "he_uniform", "huber", "l1",
     "leaky_relu", "lecun_normal", "lecun_uniform", "log_sigmoid", "log_softmax",

@@ -74,9 +74,9 @@ _G_DIMS = "(batch, out_channels, out_height, out_width)"
 _workspace = threading.local()
 
 
-def _scratch(slot: int, shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
-    # A kernel must use a different slot for each temporary it holds at the same time;
-    # the contents are garbage on entry and are overwritten by the next kernel call.
+def scratch(slot: int, shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
+    """A temporary array from the calling thread's workspace: garbage on entry, overwritten
+    by the next kernel call; a kernel uses one slot per temporary it holds at a time."""
     buffers: dict[int, NDArray[np.uint8]] = _workspace.__dict__.setdefault("buffers", {})
     nbytes = math.prod(shape) * dtype.itemsize
     buf = buffers.get(slot)
@@ -298,10 +298,10 @@ def _im2col(x: NDArray[Any], geo: Geometry, slot: int, per_image: bool) -> NDArr
     # stretch a window offers; putting the batch after the kernel offsets lets one GEMM
     # cover the whole batch.
     if per_image:
-        cols = _scratch(slot, (n, c, kh, kw, ho, wo), x.dtype)
+        cols = scratch(slot, (n, c, kh, kw, ho, wo), x.dtype)
         np.copyto(cols, windows.transpose(0, 1, 4, 5, 2, 3))
         return cols.reshape(n, groups, geo.depth, ho * wo)
-    cols = _scratch(slot, (c, kh, kw, n, ho, wo), x.dtype)
+    cols = scratch(slot, (c, kh, kw, n, ho, wo), x.dtype)
     np.copyto(cols, windows.transpose(1, 4, 5, 0, 2, 3))
     return cols.reshape(groups, geo.depth, n * ho * wo)
 
@@ -318,7 +318,7 @@ def _col2im(gx: NDArray[Any], colg: NDArray[Any], geo: Geometry) -> None:
 def _channels_first(a: NDArray[Any], slot: int) -> NDArray[Any]:
     """a (N, C, H, W) copied to a (C, N*H*W) matrix in the workspace."""
     n, c, h, w = a.shape
-    out = _scratch(slot, (c, n, h, w), a.dtype)
+    out = scratch(slot, (c, n, h, w), a.dtype)
     np.copyto(out, a.transpose(1, 0, 2, 3))
     return out.reshape(c, n * h * w)
 
@@ -354,7 +354,7 @@ def conv2d_forward(x: FloatArray, k: FloatArray, stride: Pair = (1, 1), dilation
 
         _split_batch(n, _parallel_items(y.size, kmat.size * ho * wo), images)
         return y
-    yt = _scratch(1, (o, n, ho, wo), dtype)
+    yt = scratch(1, (o, n, ho, wo), dtype)
     np.matmul(kmat, _im2col(x, geo, 0, per_image=False),
               out=yt.reshape(groups, o // groups, n * ho * wo))
     np.copyto(y, yt.transpose(1, 0, 2, 3))
@@ -369,7 +369,7 @@ def _input_grad_per_image(g: NDArray[Any], k: NDArray[Any], geo: Geometry) -> ND
     gx = np.zeros((n, geo.c, geo.h, geo.w), g.dtype)
 
     def images(start: int, stop: int) -> None:
-        colg = _scratch(0, (stop - start, geo.c, geo.kh, geo.kw, ho, wo), g.dtype)
+        colg = scratch(0, (stop - start, geo.c, geo.kh, geo.kw, ho, wo), g.dtype)
         np.matmul(kt, g[start:stop].reshape(stop - start, geo.groups, o // geo.groups, ho * wo),
                   out=colg.reshape(stop - start, geo.groups, geo.depth, ho * wo))
         _col2im(gx[start:stop], colg, geo)
@@ -383,7 +383,7 @@ def _input_grad_cols(g: NDArray[Any], k: NDArray[Any], geo: Geometry) -> NDArray
     # channels-first).
     n, o, ho, wo = g.shape
     gt = _channels_first(g, slot=1)
-    colg = _scratch(0, (geo.c, geo.kh, geo.kw, n, ho, wo), g.dtype)
+    colg = scratch(0, (geo.c, geo.kh, geo.kw, n, ho, wo), g.dtype)
     np.matmul(_kernel_matrix(k, geo).transpose(0, 2, 1),
               gt.reshape(geo.groups, o // geo.groups, n * ho * wo),
               out=colg.reshape(geo.groups, geo.depth, n * ho * wo))
@@ -401,14 +401,14 @@ def _input_grad_flat(g: NDArray[Any], k: NDArray[Any], geo: Geometry) -> NDArray
     n, o, ho, wo = g.shape
     c, h, w, kh, kw = geo.c, geo.h, geo.w, geo.kh, geo.kw
     length = n * h * w - (kh - 1) * w - (kw - 1)
-    gp = _scratch(1, (o, n, h, w), g.dtype)
+    gp = scratch(1, (o, n, h, w), g.dtype)
     gp.fill(0)
     np.copyto(gp[:, :, :ho, :wo], g.transpose(1, 0, 2, 3))
     # rows (i, j, c) so that each offset's block is contiguous
     kt = np.ascontiguousarray(k.transpose(2, 3, 1, 0)).reshape(kh * kw * c, o)
-    colg = _scratch(0, (kh, kw, c, length), g.dtype)
+    colg = scratch(0, (kh, kw, c, length), g.dtype)
     np.matmul(kt, gp.reshape(o, n * h * w)[:, :length], out=colg.reshape(kh * kw * c, length))
-    acc = _scratch(2, (c, n, h, w), g.dtype)
+    acc = scratch(2, (c, n, h, w), g.dtype)
     flat = acc.reshape(c, n * h * w)
     flat[:, :length] = colg[0, 0]
     flat[:, length:] = 0
@@ -492,7 +492,7 @@ def conv2d_kernel_grad(x: FloatArray, g: FloatArray, kernel_hw: Pair, stride: Pa
         def images(start: int, stop: int) -> None:
             cols = _im2col(x[start:stop], geo, 0, per_image=True)
             # per-image products are (O, depth): small next to g for a shallow contraction
-            partial = _scratch(1, (stop - start, groups, o // groups, depth), x.dtype)
+            partial = scratch(1, (stop - start, groups, o // groups, depth), x.dtype)
             np.matmul(g[start:stop].reshape(stop - start, groups, o // groups, p),
                       cols.transpose(0, 1, 3, 2), out=partial)
             sums[start] = partial.sum(axis=0)
@@ -605,12 +605,12 @@ def _max_pool_2x2(x: NDArray[Any], ho: int, wo: int) -> tuple[NDArray[Any], Inde
         # only Wo long, so one copy splits x into four contiguous corner planes (a b / c d)
         # and every comparison after it is a single long loop. Odd H or W lose their last
         # row/column, which no window covers.
-        planes = _scratch(0, (2, 2, *shape), x.dtype)
+        planes = scratch(0, (2, 2, *shape), x.dtype)
         corners = x[start:stop, :, :2 * ho, :2 * wo].reshape(*shape[:3], 2, wo, 2)
         np.copyto(planes, corners.transpose(3, 5, 0, 1, 2, 4))
         a, b, cc, d = planes[0, 0], planes[0, 1], planes[1, 0], planes[1, 1]
-        top = _scratch(1, shape, x.dtype)
-        bottom = _scratch(2, shape, x.dtype)
+        top = scratch(1, shape, x.dtype)
+        bottom = scratch(2, shape, x.dtype)
         np.maximum(a, b, out=top)
         np.maximum(cc, d, out=bottom)
         np.maximum(top, bottom, out=y[start:stop])
@@ -619,8 +619,8 @@ def _max_pool_2x2(x: NDArray[Any], ho: int, wo: int) -> tuple[NDArray[Any], Inde
         # argmax = top_col + bottom_wins * (2 + bottom_col - top_col), in uint8
         index = argmax[start:stop]
         np.greater(b, a, out=index.view(np.bool_))
-        bottom_col = _scratch(3, shape, np.dtype(np.bool_))
-        bottom_wins = _scratch(4, shape, np.dtype(np.bool_))
+        bottom_col = scratch(3, shape, np.dtype(np.bool_))
+        bottom_wins = scratch(4, shape, np.dtype(np.bool_))
         np.greater(d, cc, out=bottom_col)
         np.greater(bottom, top, out=bottom_wins)
         step = bottom_col.view(np.uint8)
@@ -650,8 +650,8 @@ def max_pool2d_backward(g: FloatArray, argmax: IndexArray, window: tuple[int, in
         n, c = g.shape[:2]
 
         def images(start: int, stop: int) -> None:
-            mask = _scratch(0, (stop - start, c, ho, wo), np.dtype(np.bool_))
-            share = _scratch(1, (stop - start, c, ho, wo), g.dtype)
+            mask = scratch(0, (stop - start, c, ho, wo), np.dtype(np.bool_))
+            share = scratch(1, (stop - start, c, ho, wo), g.dtype)
             # a view: the crop only drops trailing rows/columns no window covers
             gx6 = gx[start:stop, :, :2 * ho, :2 * wo].reshape(stop - start, c, ho, 2, wo, 2)
             for p in range(2):
@@ -662,8 +662,8 @@ def max_pool2d_backward(g: FloatArray, argmax: IndexArray, window: tuple[int, in
 
         _split_batch(n, g.size, images)
         return gx
-    mask = _scratch(0, g.shape, np.dtype(np.bool_))
-    share = _scratch(1, g.shape, g.dtype)
+    mask = scratch(0, g.shape, np.dtype(np.bool_))
+    share = scratch(1, g.shape, g.dtype)
     for p in range(wh):
         for q in range(ww):
             np.equal(argmax, p * ww + q, out=mask)
@@ -702,7 +702,7 @@ def avg_pool2d_forward(x: FloatArray, window: tuple[int, int],
             # rows first: that sum runs over whole image rows, and halves what the
             # short-run column sum has to read
             xc = x[start:stop, :, :2 * ho, :2 * wo]
-            rows = _scratch(0, (stop - start, c, ho, 2 * wo), x.dtype)
+            rows = scratch(0, (stop - start, c, ho, 2 * wo), x.dtype)
             np.add(xc[:, :, 0::2], xc[:, :, 1::2], out=rows)
             out = total[start:stop]
             np.add(rows[..., 0::2], rows[..., 1::2], out=out)
@@ -726,7 +726,7 @@ def avg_pool2d_backward(g: FloatArray, window: tuple[int, int], stride: tuple[in
         n, c = g.shape[:2]
 
         def images(start: int, stop: int) -> None:
-            quarter = _scratch(0, (stop - start, c, ho, wo), g.dtype)
+            quarter = scratch(0, (stop - start, c, ho, wo), g.dtype)
             np.multiply(g[start:stop], 0.25, out=quarter)
             gx6 = gx[start:stop, :, :2 * ho, :2 * wo].reshape(stop - start, c, ho, 2, wo, 2)
             for p in range(2):
@@ -735,7 +735,7 @@ def avg_pool2d_backward(g: FloatArray, window: tuple[int, int], stride: tuple[in
 
         _split_batch(n, g.size, images)
         return gx
-    share = _scratch(0, g.shape, g.dtype)
+    share = scratch(0, g.shape, g.dtype)
     np.multiply(g, 1.0 / (wh * ww), out=share)
     for p in range(wh):
         for q in range(ww):

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+import funcgrad.numpy as fnp
 from cases.base import Gen, away_from_zero, case, distinct, normal, uniform
 from funcgrad import nn
 
@@ -102,4 +103,35 @@ LOSSES = [
          uniform(-5, 5, 2, 3), uniform(0, 1, 2, 3)),
 ]
 
-NN = ACTIVATIONS + LOSSES
+
+
+def np_batch_norm(x: Any, scale: Any, offset: Any, features: tuple[int, ...]) -> Any:
+    """batch_norm's (y, mean, var) in numpy, flattened into one vector."""
+    axes = tuple(i for i in range(x.ndim) if i not in features)
+    kept = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+    y = (x - mean) / np.sqrt(var + 1e-5) * scale.reshape(kept) + offset.reshape(kept)
+    return np.concatenate([y.ravel(), mean.ravel(), var.ravel()])
+
+
+def batch_norm_case(name: str, x: tuple[int, ...], features: tuple[int, ...]) -> Any:
+    """nn.batch_norm over every axis but `features`, all three outputs checked."""
+    stat = tuple(x[i] for i in features)
+
+    def fn(a: Any, scale: Any, offset: Any) -> Any:
+        y, mean, var = nn.batch_norm(a, scale, offset, features)
+        return fnp.concatenate([fnp.ravel(y), fnp.ravel(mean), fnp.ravel(var)])
+
+    return case(name, fn, lambda a, scale, offset: np_batch_norm(a, scale, offset, features),
+                normal(*x), normal(*stat), normal(*stat))
+
+
+NORMALIZATION = [
+    batch_norm_case("nn_batch_norm_nchw", (3, 2, 3, 2), (1,)),
+    batch_norm_case("nn_batch_norm_nc", (5, 3), (1,)),
+    batch_norm_case("nn_batch_norm_last_axis", (2, 3, 4), (2,)),
+    batch_norm_case("nn_batch_norm_two_feature_axes", (3, 2, 2, 3), (1, 3)),
+]
+
+NN = ACTIVATIONS + LOSSES + NORMALIZATION
