@@ -173,6 +173,12 @@ def test_relu_keeps_nan_and_its_derivative_at_zero() -> None:
     np.testing.assert_array_equal(np.asarray(nn.relu(x)), [0.0, 0.0, 0.0, 1e-300, 3.0, NAN])
     np.testing.assert_array_equal(fg.grad(lambda u: fnp.nansum(nn.relu(u)))(x),
                                   [0, 0, 0, 1, 1, 0])
+    # the derivative at nan is 0, as JAX's, even where the cotangent reaching it is 1
+    np.testing.assert_array_equal(fg.grad(lambda u: fnp.sum(nn.relu(u)))(x),
+                                  [0, 0, 0, 1, 1, 0])
+    # one equation (the primitive), integers stay integers
+    assert [e.prim.name for e in fg.make_graph(nn.relu)(x).eqns] == ["relu"]
+    assert nn.relu(np.array([-1, 2], np.int8)).dtype == np.int8
     # under jit too, and vmapped
     np.testing.assert_array_equal(np.asarray(fg.jit(nn.relu)(x)), np.asarray(nn.relu(x)))
     np.testing.assert_array_equal(np.asarray(fg.vmap(nn.relu)(x)), np.asarray(nn.relu(x)))

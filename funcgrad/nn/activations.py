@@ -11,9 +11,14 @@ too), and logsumexp of an all -inf slice is -inf with a nan gradient, as in JAX.
 from __future__ import annotations
 
 import math
+from typing import Any
+
+import numpy as np
 
 from funcgrad import numpy as fnp
+from funcgrad.core import Primitive
 from funcgrad.numpy import Array, ArrayLike, Axis
+from funcgrad.primitives.base import batch_elementwise, elementwise_shape
 from funcgrad.scipy import special
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -22,12 +27,21 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _SQRT_HALF = math.sqrt(0.5)
 
 
+def _relu(x: Any, out: Any = None) -> Any:
+    x = np.asarray(x)
+    return np.maximum(x, x.dtype.type(0), out=out)  # np.maximum keeps nans
+
+
+# One primitive, not where(x > 0, x, 0): one pass forward instead of three. Its
+# derivative is 1 where the output is positive, so 0 at 0 and at nan, as JAX's.
+relu_p: Primitive = Primitive(
+    "relu", _relu, elementwise_shape,
+    (lambda g, y, x: fnp.where(fnp.greater(y, 0), g, 0),), batch_elementwise, writes_out=True)
+
+
 def relu(x: ArrayLike) -> Array:
-    """max(x, 0), nan at nan; its derivative is 0 at 0 (as in JAX and PyTorch)."""
-    # not (x <= 0) rather than x > 0 keeps nans; the select of x or a scalar 0 is the
-    # fast one (a bit mask). Its derivative at nan is 1 (JAX's custom rule gives 0 there),
-    # which a nan input makes moot.
-    return fnp.where(fnp.logical_not(fnp.less_equal(x, 0)), x, 0)
+    """max(x, 0), nan at nan; its derivative is 0 at 0 and at nan (as in JAX)."""
+    return relu_p.bind(x)
 
 
 def relu6(x: ArrayLike) -> Array:
