@@ -515,6 +515,9 @@ GEOMETRIES = [
     ((3, 4, 5, 5), (4, 1, 3, 3), (1, 1), (1, 1), 4),      # depthwise
     ((2, 6, 9, 8), (3, 2, 2, 3), (3, 2), (2, 1), 3),      # all three
     ((2, 70, 6, 6), (4, 70, 1, 1), (2, 2), (1, 1), 1),    # deep contraction
+    # deep ones (batch-wide channels-last patches) with groups, stride and dilation
+    ((2, 16, 9, 8), (6, 8, 3, 3), (2, 1), (1, 2), 2),
+    ((3, 40, 7, 7), (5, 20, 2, 3), (1, 2), (2, 1), 2),
 ] + geometries(40, seed=100)
 
 

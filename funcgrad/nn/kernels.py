@@ -18,9 +18,11 @@ All three accept any real arrays of matching shapes, not only images, kernels an
 gradients that came from each other.
 
 Each convolution is one np.matmul call. The image's windows are copied once into an
-im2col matrix with rows (channel, kernel row, kernel column), so the contraction is a
-single GEMM over the whole batch, or one GEMM per image when the contraction is too
-shallow for the batch-wide layout to pay for its transposes. Large temporaries live in a
+im2col matrix, so the contraction is a single GEMM over the whole batch, or one GEMM per
+image when the contraction is too shallow for the batch-wide layout to pay for its
+transposes. The batch-wide matrix has a row per output position, copied from the image
+moved to channels-last (NHWC), where each window row is one run of kernel_width *
+channels values: a few long copies instead of one per output row. Large temporaries live in a
 per-thread workspace reused from call to call: on the machines this was tuned on, first
 touches of freshly allocated memory (page faults) cost more than the copies themselves,
 so only the returned arrays are new allocations. `release_workspace` frees that memory.
@@ -283,27 +285,41 @@ def _parallel_items(items: int, gemm_size: int) -> int:
     return items if gemm_size <= _SERIAL_GEMM_MAX else 0
 
 
-def _im2col(x: NDArray[Any], geo: Geometry, slot: int, per_image: bool) -> NDArray[Any]:
-    """x's windows copied into the workspace: (N, G, depth, Ho*Wo), or (G, depth, N*Ho*Wo).
-
-    Rows are (channel, kernel row, kernel column), so each group's rows are one block.
-    """
+def _im2col(x: NDArray[Any], geo: Geometry, slot: int) -> NDArray[Any]:
+    """x's windows copied into the workspace, one image per block: (N, G, depth, Ho*Wo),
+    with rows (channel, kernel row, kernel column) so each group's rows are one block."""
     n = x.shape[0]
     c, kh, kw, ho, wo, groups = geo.c, geo.kh, geo.kw, geo.ho, geo.wo, geo.groups
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     extent = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    # (N, C, Ho, Wo, kh, kw): every stride-th window, every dilation-th element of each
+    # (N, C, Ho, Wo, kh, kw): every stride-th window, every dilation-th element of each;
+    # the innermost run of the copy is an output row
     windows = sliding_window_view(x, extent, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
-    # Either way the innermost run of the copy is an output row, the longest contiguous
-    # stretch a window offers; putting the batch after the kernel offsets lets one GEMM
-    # cover the whole batch.
-    if per_image:
-        cols = scratch(slot, (n, c, kh, kw, ho, wo), x.dtype)
-        np.copyto(cols, windows.transpose(0, 1, 4, 5, 2, 3))
-        return cols.reshape(n, groups, geo.depth, ho * wo)
-    cols = scratch(slot, (c, kh, kw, n, ho, wo), x.dtype)
-    np.copyto(cols, windows.transpose(1, 4, 5, 0, 2, 3))
-    return cols.reshape(groups, geo.depth, n * ho * wo)
+    cols = scratch(slot, (n, c, kh, kw, ho, wo), x.dtype)
+    np.copyto(cols, windows.transpose(0, 1, 4, 5, 2, 3))
+    return cols.reshape(n, groups, geo.depth, ho * wo)
+
+
+def _patches(x: NDArray[Any], geo: Geometry, slot: int) -> NDArray[Any]:
+    """x's windows as the rows of one matrix per group: (G, N*Ho*Wo, depth), each row
+    (kernel row, kernel column, channel), in the workspace (slots slot and slot + 1).
+
+    x is first moved to channels-last (N, H, W, C), so each window row is one contiguous run
+    of kw * C values (C of a group, when G > 1) and the copy makes few long runs where
+    channels-first windows would make many runs of Wo.
+    """
+    n = x.shape[0]
+    c, h, w, kh, kw, ho, wo, groups = geo.c, geo.h, geo.w, geo.kh, geo.kw, geo.ho, geo.wo, geo.groups
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    last = scratch(slot + 1, (n, h, w, c), x.dtype)
+    np.copyto(last, x.transpose(0, 2, 3, 1))
+    # (N, Ho, Wo, C, kh, kw), C split into (G, C // G)
+    windows = sliding_window_view(last, (dh * (kh - 1) + 1, dw * (kw - 1) + 1),
+                                  axis=(1, 2))[:, ::sh, ::sw, :, ::dh, ::dw]
+    windows = windows.reshape(n, ho, wo, groups, c // groups, kh, kw)
+    rows = scratch(slot, (groups, n, ho, wo, kh, kw, c // groups), x.dtype)
+    np.copyto(rows, windows.transpose(3, 0, 1, 2, 5, 6, 4))
+    return rows.reshape(groups, n * ho * wo, geo.depth)
 
 
 def _col2im(gx: NDArray[Any], colg: NDArray[Any], geo: Geometry) -> None:
@@ -348,16 +364,18 @@ def conv2d_forward(x: FloatArray, k: FloatArray, stride: Pair = (1, 1), dilation
     y = np.empty((n, o, ho, wo), dtype)
     if _per_image(geo):
         def images(start: int, stop: int) -> None:
-            cols = _im2col(x[start:stop], geo, 0, per_image=True)
+            cols = _im2col(x[start:stop], geo, 0)
             np.matmul(kmat, cols,
                       out=y[start:stop].reshape(stop - start, groups, o // groups, ho * wo))
 
         _split_batch(n, _parallel_items(y.size, kmat.size * ho * wo), images)
         return y
-    yt = scratch(1, (o, n, ho, wo), dtype)
-    np.matmul(kmat, _im2col(x, geo, 0, per_image=False),
-              out=yt.reshape(groups, o // groups, n * ho * wo))
-    np.copyto(y, yt.transpose(1, 0, 2, 3))
+    # rows of patches times the kernel's columns, (kernel row, kernel column, channel)
+    kcols = np.ascontiguousarray(k.reshape(groups, o // groups, geo.c // groups, geo.kh, geo.kw)
+                                 .transpose(0, 3, 4, 2, 1)).reshape(groups, geo.depth, o // groups)
+    yt = scratch(2, (groups, n, ho * wo, o // groups), dtype)
+    np.matmul(_patches(x, geo, 0), kcols, out=yt.reshape(groups, n * ho * wo, o // groups))
+    np.copyto(y.reshape(n, groups, o // groups, ho * wo), yt.transpose(1, 0, 3, 2))
     return y
 
 
@@ -473,7 +491,7 @@ def conv2d_kernel_grad_per_image(x: FloatArray, g: FloatArray, kernel_hw: Pair,
     """conv2d_kernel_grad of each image alone: (N, O, C // groups, kh, kw), summing to it."""
     x, g, geo = _kernel_grad_operands(x, g, kernel_hw, stride, dilation, groups)
     n, o, groups = geo.n, geo.o, geo.groups
-    cols = _im2col(x, geo, 0, per_image=True)
+    cols = _im2col(x, geo, 0)
     per_image: FloatArray = np.matmul(g.reshape(n, groups, o // groups, geo.ho * geo.wo),
                                       cols.transpose(0, 1, 3, 2))
     return per_image.reshape(n, o, geo.c // groups, geo.kh, geo.kw)
@@ -490,7 +508,7 @@ def conv2d_kernel_grad(x: FloatArray, g: FloatArray, kernel_hw: Pair, stride: Pa
         sums: dict[int, NDArray[Any]] = {}
 
         def images(start: int, stop: int) -> None:
-            cols = _im2col(x[start:stop], geo, 0, per_image=True)
+            cols = _im2col(x[start:stop], geo, 0)
             # per-image products are (O, depth): small next to g for a shallow contraction
             partial = scratch(1, (stop - start, groups, o // groups, depth), x.dtype)
             np.matmul(g[start:stop].reshape(stop - start, groups, o // groups, p),
@@ -503,9 +521,11 @@ def conv2d_kernel_grad(x: FloatArray, g: FloatArray, kernel_hw: Pair, stride: Pa
         for start in sorted(sums)[1:]:
             total = total + sums[start]
         return total.reshape(k_shape)
-    gt = _channels_first(g, slot=1).reshape(groups, o // groups, n * p)
-    gk: FloatArray = np.matmul(gt, _im2col(x, geo, 0, per_image=False).transpose(0, 2, 1))
-    return gk.reshape(k_shape)
+    gt = _channels_first(g, slot=2).reshape(groups, o // groups, n * p)
+    # (G, O // G, depth) with depth (kernel row, kernel column, channel), as _patches
+    gk = np.matmul(gt, _patches(x, geo, 0)).reshape(groups, o // groups, geo.kh, geo.kw,
+                                                     geo.c // groups)
+    return np.ascontiguousarray(gk.transpose(0, 1, 4, 2, 3)).reshape(k_shape)
 
 
 def h_conv2d(x: FloatArray, k: FloatArray) -> FloatArray:
