@@ -517,7 +517,7 @@ GEOMETRIES = [
     ((2, 70, 6, 6), (4, 70, 1, 1), (2, 2), (1, 1), 1),    # deep contraction
     # deep ones (batch-wide channels-last patches) with groups, stride and dilation
     ((2, 16, 9, 8), (6, 8, 3, 3), (2, 1), (1, 2), 2),
-    ((3, 40, 7, 7), (5, 20, 2, 3), (1, 2), (2, 1), 2),
+    ((3, 40, 7, 7), (6, 20, 2, 3), (1, 2), (2, 1), 2),
 ] + geometries(40, seed=100)
 
 
