@@ -121,14 +121,16 @@ def torch_model(params: Any) -> Any:
     PyTorch's 0.1)."""
     torch: Any = importlib.import_module("torch")
     nn = torch.nn
-    net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(32, 64, 3), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+    net = nn.Sequential(nn.Conv2d(1, 32, 3, bias=False), nn.BatchNorm2d(32), nn.MaxPool2d(2),
+                        nn.ReLU(), nn.Conv2d(32, 64, 3, bias=False), nn.BatchNorm2d(64),
+                        nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128),
+                        nn.ReLU(), nn.Linear(128, 10))
     with torch.no_grad():
-        for i in (0, 4, 9, 11):  # convolutions and dense layers
+        for i in (0, 4, 9, 11):  # convolutions (no bias before BatchNorm) and dense layers
             w = params[i]["w"]
             net[i].weight.copy_(torch.from_numpy(np.ascontiguousarray(w if w.ndim == 4 else w.T)))
-            net[i].bias.copy_(torch.from_numpy(params[i]["b"]))
+            if "b" in params[i]:
+                net[i].bias.copy_(torch.from_numpy(params[i]["b"]))
         for i in (1, 5):  # BatchNorm
             net[i].weight.copy_(torch.from_numpy(params[i]["scale"]))
             net[i].bias.copy_(torch.from_numpy(params[i]["offset"]))

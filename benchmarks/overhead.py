@@ -37,8 +37,9 @@ median over rounds of the ratio of blocks from the same round, which is steadier
 busy machine.
 
 A third measurement, per-example gradients: the MNIST CNN of examples/mnist_cnn.py (or, if
-that cannot be imported, the same architecture built here: conv3x3(32) batchnorm relu
-maxpool conv3x3(64) batchnorm relu maxpool dense128 relu dense10), BatchNorm in evaluation
+that cannot be imported, the same architecture built here: conv3x3(32) batchnorm maxpool
+relu conv3x3(64) batchnorm relu maxpool dense128 relu dense10, the convolutions without
+bias), BatchNorm in evaluation
 mode, float32, a batch of 128 random 1x28x28 images. `fg.vmap(fg.grad(loss), in_axes=(None, 0, 0))` with each example a batch of one
 gives one gradient per example; it is timed against one `fg.grad(loss)` of the whole batch
 (which gives their mean). Target: per-example time <= 2x the batched time.
@@ -330,8 +331,9 @@ def mnist_model() -> tuple[str, Loss, Any]:
         mnist_cnn = importlib.import_module("mnist_cnn")
         model, source = mnist_cnn.MODEL, "examples/mnist_cnn.py"
     except ImportError as err:
-        model = nn.serial(nn.Conv2D(32, 3), nn.BatchNorm(), nn.Relu, nn.MaxPool2D(2),
-                          nn.Conv2D(64, 3), nn.BatchNorm(), nn.Relu, nn.MaxPool2D(2),
+        model = nn.serial(nn.Conv2D(32, 3, use_bias=False), nn.BatchNorm(), nn.MaxPool2D(2),
+                          nn.Relu, nn.Conv2D(64, 3, use_bias=False), nn.BatchNorm(), nn.Relu,
+                          nn.MaxPool2D(2),
                           nn.Flatten, nn.Linear(128), nn.Relu, nn.Linear(10))
         source = f"built here (examples/mnist_cnn.py not importable: {err})"
     _, params = model.init(random.key(0), (-1, 1, 28, 28))

@@ -59,8 +59,9 @@ QUICK = Config(epochs=1, batch_size=32, lr=2e-3, limit=2000)
 EVAL_BATCH = 500
 
 # The model: NCHW images (N, 1, 28, 28) in [0, 1] to class logits (N, 10). ------------
-FEATURES = (nn.Conv2D(32, 3), nn.BatchNorm(), nn.Relu, nn.MaxPool2D(2),
-            nn.Conv2D(64, 3), nn.BatchNorm(), nn.Relu)
+# No bias before BatchNorm (its offset is one); pool before relu: the same, on 1/4 the values.
+FEATURES = (nn.Conv2D(32, 3, use_bias=False), nn.BatchNorm(), nn.MaxPool2D(2), nn.Relu,
+            nn.Conv2D(64, 3, use_bias=False), nn.BatchNorm(), nn.Relu)
 """Up to the last convolution's maps (N, 64, 11, 11), the ones GradCAM weighs."""
 HEAD = (nn.MaxPool2D(2), nn.Flatten, nn.Dense(128), nn.Relu, nn.Dense(10))
 MODEL = nn.serial(*FEATURES, *HEAD)
@@ -187,8 +188,7 @@ def predict(params: Params, state: State, images: U8) -> F32:
 def evaluate(params: Params, state: State, images: U8, labels: npt.NDArray[Any]) -> float:
     """The fraction of images classified correctly."""
     if len(images) == 0 or len(images) != len(labels):
-        raise ValueError(f"evaluate: needs test images, one label each; got {len(images)} images "
-                         f"and {len(labels)} labels")
+        raise ValueError(f"evaluate: got {len(images)} images and {len(labels)} labels (want n>0)")
     return float(np.mean(predict(params, state, images).argmax(axis=1) == labels))
 
 

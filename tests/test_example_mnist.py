@@ -91,9 +91,9 @@ def test_model_shapes_and_parameter_count() -> None:
     assert out_shape == (-1, 10)
     assert len(params) == len(mnist_cnn.FEATURES) + len(mnist_cnn.HEAD) == 12
     counts = [sum(int(np.size(leaf)) for leaf in tree.leaves(p)) for p in params]
-    # conv 32, BatchNorm 32, relu, pool, conv 64, BatchNorm 64, relu, pool, flatten,
-    # dense 1600 -> 128, relu, dense 128 -> 10
-    assert counts == [320, 64, 0, 0, 18496, 128, 0, 0, 0, 204928, 0, 1290]
+    # conv 32 (no bias), BatchNorm 32, pool, relu, conv 64 (no bias), BatchNorm 64, relu,
+    # pool, flatten, dense 1600 -> 128, relu, dense 128 -> 10
+    assert counts == [288, 64, 0, 0, 18432, 128, 0, 0, 0, 204928, 0, 1290]
     maps_shape, _ = nn.serial(*mnist_cnn.FEATURES).init(fg.random.key(0), mnist_cnn.INPUT_SHAPE)
     assert maps_shape == (-1, 64, 11, 11)
 

@@ -123,7 +123,8 @@ def test_one_equation_each_way_under_jit() -> None:
 
 def test_errors_name_the_argument_and_shapes() -> None:
     x = np.zeros((4, 3, 2, 2), np.float32)
-    with pytest.raises(ValueError, match=r"scale must have the shape \(3,\).*\(4, 3, 2, 2\).*\(2,\)"):
+    with pytest.raises(ValueError,
+                       match=r"scale must have the shape \(3,\).*\(4, 3, 2, 2\).*\(2,\)"):
         nn.batch_norm(x, np.ones(2), np.zeros(3))
     with pytest.raises(ValueError, match=r"offset must have the shape \(2,\)"):
         nn.batch_norm(x, np.ones(2), np.zeros(3), axis=3)
@@ -139,5 +140,5 @@ def test_dtypes() -> None:
     x, scale, offset, _ = operands((4, 3), (0,), np.float32)
     assert all(a.dtype == np.float32 for a in nn.batch_norm(x, scale, offset))
     assert all(a.dtype == np.float64 for a in nn.batch_norm(x, scale.astype(np.float64), offset))
-    assert all(a.dtype == np.float64
-               for a in nn.batch_norm(np.arange(12).reshape(4, 3), np.ones(3, int), np.zeros(3, int)))
+    ints = np.arange(12).reshape(4, 3), np.ones(3, int), np.zeros(3, int)
+    assert all(a.dtype == np.float64 for a in nn.batch_norm(*ints))

@@ -309,7 +309,8 @@ def _patches(x: NDArray[Any], geo: Geometry, slot: int) -> NDArray[Any]:
     channels-first windows would make many runs of Wo.
     """
     n = x.shape[0]
-    c, h, w, kh, kw, ho, wo, groups = geo.c, geo.h, geo.w, geo.kh, geo.kw, geo.ho, geo.wo, geo.groups
+    c, h, w, kh, kw, ho, wo = geo.c, geo.h, geo.w, geo.kh, geo.kw, geo.ho, geo.wo
+    groups = geo.groups
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     last = scratch(slot + 1, (n, h, w, c), x.dtype)
     np.copyto(last, x.transpose(0, 2, 3, 1))

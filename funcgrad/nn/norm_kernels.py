@@ -16,9 +16,10 @@ dx, where autodiff of the formula above makes some twenty full-size temporaries
 
 x - mean is recomputed in the backward pass, in the workspace of funcgrad.nn.kernels
 (fresh memory costs a page fault per 4 KiB, as much as the arithmetic). Every array is
-computed in x's dtype (the caller makes all operands one floating dtype). Sums over the axes of an NCHW or NC batch (all but one run of consecutive axes) are
-matrix-vector products with a vector of ones, which BLAS does several times faster than
-np.sum over strided axes; other layouts use np.sum.
+computed in x's dtype (the caller makes all operands one floating dtype). Sums over the
+axes of an NCHW or NC batch (all but one run of consecutive axes) are matrix-vector
+products with a vector of ones, which BLAS does several times faster than np.sum over
+strided axes; other layouts use np.sum.
 """
 
 from __future__ import annotations
