@@ -25,6 +25,7 @@ strided axes; other layouts use np.sum.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ __all__ = ["batch_norm_backward", "batch_norm_forward"]
 FloatArray = NDArray[np.floating[Any]]
 
 
-def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+def kept_shape(shape: Sequence[int], axes: tuple[int, ...]) -> tuple[int, ...]:
     """x's shape with the reduced axes of size 1, for broadcasting the statistics."""
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
@@ -80,7 +81,7 @@ def batch_norm_forward(x: FloatArray, scale: FloatArray, offset: FloatArray,
                        ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(y, mean, var): x normalised over axes with the batch's statistics, then scaled and
     offset; mean and the biased var have scale's shape."""
-    stat_shape, kept = scale.shape, _kept_shape(x.shape, axes)
+    stat_shape, kept = scale.shape, kept_shape(x.shape, axes)
     n = math.prod(x.shape[i] for i in axes)
     mean = _sum(x, axes, stat_shape) / x.dtype.type(n)
     y = np.subtract(x, mean.reshape(kept))
@@ -94,7 +95,7 @@ def batch_norm_backward(x: FloatArray, scale: FloatArray, mean: FloatArray, var:
                         dy: FloatArray, axes: tuple[int, ...], epsilon: float
                         ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(dx, dscale, doffset): the VJP of batch_norm_forward's y for the cotangent dy."""
-    stat_shape, kept = scale.shape, _kept_shape(x.shape, axes)
+    stat_shape, kept = scale.shape, kept_shape(x.shape, axes)
     n = x.dtype.type(math.prod(x.shape[i] for i in axes))
     r = 1 / np.sqrt(var + x.dtype.type(epsilon))
     doffset = _sum(dy, axes, stat_shape)

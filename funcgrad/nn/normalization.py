@@ -31,10 +31,6 @@ from funcgrad.primitives.base import move_to_front
 Axes = tuple[int, ...]
 
 
-def _kept(shape: Sequence[int], axes: Axes) -> tuple[int, ...]:
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
-
-
 def _count(shape: Sequence[int], axes: Axes) -> int:
     return math.prod(shape[i] for i in axes)
 
@@ -56,7 +52,7 @@ def _moments(x: Any, axes: tuple[int, ...]) -> tuple[Array, Array]:
 def batch_norm_reference(x: Any, scale: Any, offset: Any, *, axes: Axes, epsilon: float
                          ) -> tuple[Array, Array, Array]:
     """batch_norm's (y, mean, var) as funcgrad.numpy formulas (slow; for tests)."""
-    kept = _kept(fnp.shape(x), axes)
+    kept = norm_kernels.kept_shape(fnp.shape(x), axes)
     mean, var = _moments(x, axes)
     y = _affine({"scale": scale, "offset": offset}, x, mean, var, epsilon, kept)
     stat_shape = fnp.shape(scale)
@@ -67,7 +63,7 @@ def batch_norm_grad_reference(x: Any, scale: Any, mean: Any, var: Any, dy: Any, 
                               epsilon: float) -> tuple[Array, Array, Array]:
     """batch_norm_grad's (dx, dscale, doffset) as funcgrad.numpy formulas (the closed form
     of nn.norm_kernels), differentiable again."""
-    kept, n = _kept(fnp.shape(x), axes), _count(fnp.shape(x), axes)
+    kept, n = norm_kernels.kept_shape(fnp.shape(x), axes), _count(fnp.shape(x), axes)
     r = fnp.divide(1.0, fnp.sqrt(fnp.add(var, epsilon)))
     d = fnp.subtract(x, fnp.reshape(mean, kept))
     doffset = fnp.sum(dy, axis=axes)
@@ -81,13 +77,8 @@ def batch_norm_grad_reference(x: Any, scale: Any, mean: Any, var: Any, dy: Any, 
     return dx, fnp.multiply(r, dy_d), doffset
 
 
-def _batch_norm_shapes(x: Any, scale: Any, offset: Any, **_: Any) -> tuple[ShapedArray, ...]:
-    stat = ShapedArray(scale.shape, np.dtype(x.dtype))
-    return ShapedArray(x.shape, np.dtype(x.dtype)), stat, stat
-
-
-def _grad_shapes(x: Any, scale: Any, mean: Any, var: Any, dy: Any, **_: Any
-                 ) -> tuple[ShapedArray, ...]:
+def _shapes(x: Any, scale: Any, *_: Any, **__: Any) -> tuple[ShapedArray, ...]:
+    """Both primitives give an array like x, then two like scale, in x's dtype."""
     stat = ShapedArray(scale.shape, np.dtype(x.dtype))
     return ShapedArray(x.shape, np.dtype(x.dtype)), stat, stat
 
@@ -110,7 +101,7 @@ def _batch_norm_vjp(diff: Sequence[bool], args: Sequence[Any], params: dict[str,
         dx, dscale, doffset = batch_norm_grad_p.bind_multi(x, scale, mean, var, dy, **params)
         # The statistics are outputs too: mean's gradient spreads evenly over what it
         # averages, and var's is 2 (x - mean) / n.
-        axes, kept = params["axes"], _kept(fnp.shape(x), params["axes"])
+        axes, kept = params["axes"], norm_kernels.kept_shape(fnp.shape(x), params["axes"])
         n = _count(fnp.shape(x), axes)
         if _nonzero(dmean):
             dx = fnp.add(dx, fnp.reshape(fnp.divide(dmean, n), kept))
@@ -139,26 +130,24 @@ def _batch_norm_grad_vjp(diff: Sequence[bool], args: Sequence[Any], params: dict
     return outs, backward
 
 
-def _batch_rule(*data_args: int) -> Any:
-    """vmap: the vmapped axis leads the data operands and every statistic; the statistics
-    are per example, so it is not reduced."""
-    def rule(prim: Primitive, size: int, args: Sequence[Any], batched: Sequence[bool], *,
-             axes: Axes, epsilon: float) -> Any:
-        moved = [move_to_front(a, size, b) for a, b in zip(args, batched)]
-        return prim.bind_multi(*moved, axes=tuple(a + 1 for a in axes), epsilon=epsilon)
-    return rule
+def _batch(prim: Primitive, size: int, args: Sequence[Any], batched: Sequence[bool], *,
+           axes: Axes, epsilon: float) -> Any:
+    """vmap: the vmapped axis leads every operand; the statistics are per example, so it
+    is not reduced."""
+    moved = [move_to_front(a, size, b) for a, b in zip(args, batched)]
+    return prim.bind_multi(*moved, axes=tuple(a + 1 for a in axes), epsilon=epsilon)
 
 
 batch_norm_p: Primitive = Primitive(
     "batch_norm",
     lambda x, scale, offset, *, axes, epsilon: norm_kernels.batch_norm_forward(
         x, scale, offset, axes, epsilon),
-    _batch_norm_shapes, batch=_batch_rule(0), multiple_results=True, vjp_call=_batch_norm_vjp)
+    _shapes, batch=_batch, multiple_results=True, vjp_call=_batch_norm_vjp)
 batch_norm_grad_p: Primitive = Primitive(
     "batch_norm_grad",
     lambda x, scale, mean, var, dy, *, axes, epsilon: norm_kernels.batch_norm_backward(
         x, scale, mean, var, dy, axes, epsilon),
-    _grad_shapes, batch=_batch_rule(0, 4), multiple_results=True,
+    _shapes, batch=_batch, multiple_results=True,
     vjp_call=_batch_norm_grad_vjp)
 
 
